@@ -1,0 +1,81 @@
+"""Configuration read from the environment. No secret lives in this file.
+
+`make run` writes instance/secret.env (SECRET_KEY, PKI_PASSPHRASE) on first start;
+production sets the same variables in the service's environment.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("UKEOI_INSTANCE", BASE_DIR / "instance"))
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def _env_list(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    INSTANCE_DIR = INSTANCE_DIR
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'ukeoi.db'}")
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    STORAGE_URL = os.environ.get("STORAGE_URL", f"file://{INSTANCE_DIR / 'store'}")
+    PKI_DIR = os.environ.get("PKI_DIR", str(INSTANCE_DIR / "pki"))
+    PKI_PASSPHRASE = os.environ.get("PKI_PASSPHRASE")
+    TSA_URLS = _env_list("TSA_URLS")
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+
+    # Mail: SMTP when MAIL_SERVER is set, otherwise a file backend staff can read.
+    MAIL_SERVER = os.environ.get("MAIL_SERVER")
+    MAIL_PORT = _env_int("MAIL_PORT", 587)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+    MAIL_USE_TLS = os.environ.get("MAIL_USE_TLS", "1") == "1"
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Ukeoi <no-reply@ukeoi.invalid>")
+    MAIL_FILE_PATH = os.environ.get("MAIL_FILE_PATH", str(INSTANCE_DIR / "mail"))
+
+    # Accounts (R-ACC-1, R-ACC-2)
+    PASSWORD_MAX_AGE_DAYS = _env_int("PASSWORD_MAX_AGE_DAYS", 180)
+    PASSWORD_WARN_DAYS = _env_int("PASSWORD_WARN_DAYS", 14)
+    PASSWORD_GRACE_DAYS = _env_int("PASSWORD_GRACE_DAYS", 30)
+    PASSWORD_RESET_MINUTES = _env_int("PASSWORD_RESET_MINUTES", 30)
+    SESSION_IDLE_MINUTES = _env_int("SESSION_IDLE_MINUTES", 30)
+    SESSION_ABSOLUTE_HOURS = _env_int("SESSION_ABSOLUTE_HOURS", 12)
+    LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
+    LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "30 per 15 minutes")
+
+    # Uploads: a request may carry a document plus form fields.
+    UPLOAD_MAX_BYTES = _env_int("UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
+    MAX_CONTENT_LENGTH = UPLOAD_MAX_BYTES + 1024 * 1024
+
+    # Jobs and retention
+    RQ_QUEUES = ["signing", "default", "maintenance"]
+    JOB_RETRY_INTERVALS = [5, 30, 120, 600]
+    OUTBOX_STALE_SECONDS = _env_int("OUTBOX_STALE_SECONDS", 120)
+    PURGE_BATCH_SIZE = _env_int("PURGE_BATCH_SIZE", 500)
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
+    WTF_CSRF_TIME_LIMIT = None  # the session's own timeouts bound the token's life
+    RATELIMIT_STORAGE_URI = REDIS_URL
+    RATELIMIT_HEADERS_ENABLED = True
+    DEMO = os.environ.get("UKEOI_DEMO", "0") == "1"
+
+
+class TestConfig(Config):
+    TESTING = True
+    SECRET_KEY = "test-secret-key-not-for-production"
+    PKI_PASSPHRASE = "test-pki-passphrase"
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    RATELIMIT_STORAGE_URI = REDIS_URL
+    MAIL_SERVER = None
+    PUBLIC_BASE_URL = "http://localhost"

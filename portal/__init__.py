@@ -1,0 +1,93 @@
+"""Ukeoi (請負): electronic construction contracts with PAdES signatures and ten-year storage."""
+from __future__ import annotations
+
+import importlib
+import os
+import secrets
+from pathlib import Path
+
+from dotenv import load_dotenv
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import Config
+from portal.extensions import csrf, db, htmx, limiter, login_manager, mail, migrate
+
+
+def create_app(config: type | dict | None = None) -> Flask:
+    """Build the app. `config` is a Config subclass or a dict of overrides (tests)."""
+    app = Flask(__name__, instance_path=str(Config.INSTANCE_DIR))
+    _load_instance_secrets(Path(app.instance_path), wanted=config is None)
+    app.config.from_object(Config)
+    for name in ("SECRET_KEY", "PKI_PASSPHRASE"):  # read after secret.env is loaded
+        app.config[name] = app.config.get(name) or os.environ.get(name)
+    if isinstance(config, dict):
+        app.config.update(config)
+    elif config is not None:
+        app.config.from_object(config)
+    if not app.config.get("SECRET_KEY"):
+        raise RuntimeError("SECRET_KEY is not set: run `flask portal init` or set it in the environment")
+    if app.config.get("PROXY_COUNT"):
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(app.config["PROXY_COUNT"]), x_proto=1)  # type: ignore[method-assign]
+
+    _init_extensions(app)
+    _register_blueprints(app)
+
+    from portal import cli, web
+
+    web.init_app(app)
+    cli.init_app(app)
+    return app
+
+
+def _load_instance_secrets(instance: Path, wanted: bool) -> None:
+    """A single-machine install keeps its generated secrets in instance/secret.env (mode 0600).
+
+    Several machines must share SECRET_KEY and PKI_PASSPHRASE through the environment instead.
+    """
+    path = instance / "secret.env"
+    if wanted and not path.exists() and not os.environ.get("SECRET_KEY"):
+        instance.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(f"SECRET_KEY={secrets.token_urlsafe(48)}\nPKI_PASSPHRASE={secrets.token_urlsafe(48)}\n")
+    load_dotenv(path, override=False)
+
+
+def _init_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
+    limiter.init_app(app)
+    _init_mail(app)
+
+    import portal.models  # noqa: F401  (register every table with the metadata)
+
+
+def _init_mail(app: Flask) -> None:
+    if app.config.get("MAIL_SERVER"):
+        app.config["MAIL_BACKEND"] = "smtp"
+    else:
+        app.config["MAIL_BACKEND"] = "file"
+        Path(app.config["MAIL_FILE_PATH"]).mkdir(parents=True, exist_ok=True)
+    mail.init_app(app)
+
+
+# (blueprint package, URL prefix). Importing <package>.routes attaches the views to its bp.
+BLUEPRINTS = [
+    ("public", None),
+    ("auth", None),
+    ("home", None),
+    ("account", "/account"),
+    ("cases", "/cases"),
+    ("admin", "/admin"),
+]
+
+
+def _register_blueprints(app: Flask) -> None:
+    for name, prefix in BLUEPRINTS:
+        routes = importlib.import_module(f"portal.blueprints.{name}.routes")
+        app.register_blueprint(routes.bp, url_prefix=prefix)

@@ -1,0 +1,1 @@
+"""One package per area: each has bp, routes.py and forms.py."""

@@ -1,0 +1,63 @@
+"""`flask portal …` commands. Each calls services and commits once."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from flask_migrate import upgrade
+
+from portal.extensions import db
+from portal.services import audit, health
+
+portal_cli = AppGroup("portal", help="Ukeoi operations.")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(portal_cli)
+
+
+@portal_cli.command("init")
+def init_command() -> None:
+    """Migrate the database and create what a fresh install needs. Safe to run again."""
+    upgrade()
+    from portal.services import bootstrap
+
+    for line in bootstrap.initialize():
+        click.echo(line)
+    db.session.commit()
+
+
+@portal_cli.command("create-admin")
+@click.option("--login-id", required=True)
+@click.option("--name", required=True)
+@click.option("--email", required=True)
+@click.password_option()
+def create_admin_command(login_id: str, name: str, email: str, password: str) -> None:
+    """Create a staff administrator (staff_admin)."""
+    from portal.services import accounts
+
+    user = accounts.create_staff(login_id=login_id, name=name, email=email, password=password, role="staff_admin")
+    db.session.commit()
+    click.echo(f"created staff admin {user.login_id}")
+
+
+@portal_cli.command("check")
+def check_command() -> None:
+    """Startup check: database, Redis, store, worker, keys, TSA. Exit 1 if any fails."""
+    report = health.check()
+    click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    sys.exit(0 if report["ok"] else 1)
+
+
+@portal_cli.command("audit-verify")
+def audit_verify_command() -> None:
+    """Check the audit trail's hash chain from the first event to the last."""
+    problems = audit.verify_chain()
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        sys.exit(1)
+    click.echo("audit trail intact")

@@ -1,0 +1,18 @@
+"""Schedules for rq's built-in cron (`rq cron portal.cron`). Times are the server's local time.
+
+rq's CronJob builds its Queue without a serializer, while our workers read JSON only; the one
+line below gives cron's queues the same serializer (cron jobs carry no arguments).
+"""
+from __future__ import annotations
+
+import functools
+
+import rq.cron
+from rq import Queue, cron
+from rq.serializers import JSONSerializer
+
+from portal import jobs
+
+rq.cron.Queue = functools.partial(Queue, serializer=JSONSerializer)  # type: ignore[misc]
+
+cron.register(jobs.reconcile_outbox, "default", interval=60)

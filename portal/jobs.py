@@ -1,0 +1,47 @@
+"""RQ entry points: importable module-level functions that take ids, reload from the database,
+call one service, and commit. They raise on failure so that RQ records it and retries.
+
+Every job runs inside `job_app()`: the worker process builds the app once; a forked work-horse
+drops the connections it inherited, since a database connection must not cross a fork.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask, current_app, has_app_context
+
+from portal.extensions import db
+from portal.services import outbox
+
+_app: Flask | None = None
+_pid: int | None = None
+
+
+@contextmanager
+def job_app() -> Iterator[Flask]:
+    global _app, _pid
+    if has_app_context():  # tests run jobs inside their own app
+        yield current_app._get_current_object()  # type: ignore[attr-defined]
+        return
+    if _app is None:
+        from portal import create_app
+
+        _app = create_app()
+    with _app.app_context():
+        if _pid != os.getpid():
+            db.engine.dispose(close=False)
+            _pid = os.getpid()
+        try:
+            yield _app
+        finally:
+            db.session.remove()
+
+
+def reconcile_outbox() -> int:
+    """Cron: re-enqueue intents whose job was lost (worker killed, Redis restarted)."""
+    with job_app():
+        count = outbox.reconcile()
+        db.session.commit()
+        return count

@@ -1,0 +1,542 @@
+"""The portal's own PKI (第16条, R-ACC-4): root CA, issuing CA, TSA certificate, company certificates, CRL.
+
+Layout of `directory` (created by `init()`, keys are PEM encrypted under the passphrase, mode 0600):
+
+    root-ca.pem / root-ca.key.pem          self-signed root, the trust anchor (20 years)
+    issuing-ca.pem / issuing-ca.key.pem    issues company and TSA certificates, signs the CRL (10 years)
+    tsa.pem / tsa.key.pem                  the internal RFC 3161 timestamping authority (5 years)
+    issuing.crl                            latest CRL of the issuing CA (DER), see `write_crl`
+
+Key types: RSA everywhere, because pyHanko's timestamp responder signs with RSA only and poppler's
+`pdfsig` (NSS) validates RSA PKCS#1 v1.5 signatures without surprises. Root RSA 4096, issuing CA and
+TSA RSA 3072, company keys RSA 2048.
+
+The issuing CA has no CRL distribution point (revoking it means replacing the root); every end-entity
+certificate points at `{public_base_url}/pki/crl` and validation requires a CRL for it.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from asn1crypto import crl as asn1_crl
+from asn1crypto import keys as asn1_keys
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from pyhanko.sign.signers import SimpleSigner
+from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.policy_decl import (
+    CertRevTrustPolicy,
+    RevocationCheckingPolicy,
+    RevocationCheckingRule,
+)
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from portal.clock import now_utc
+
+# OIDs under a UUID-derived arc (ITU-T X.667, "2.25.<uuid as integer>"): globally unique without
+# registering a private enterprise number. UUID 33a06650-f651-468d-9fb0-8637160f4035.
+PORTAL_OID_ARC = "2.25.68623470502660424135780521346862104629"
+SIGNING_POLICY_OID = f"{PORTAL_OID_ARC}.1.1"  # certificatePolicies of company signing certificates
+TSA_POLICY_OID = f"{PORTAL_OID_ARC}.2.1"  # TSTInfo.policy of the internal TSA
+
+ROOT_YEARS = 20
+ISSUING_YEARS = 10
+TSA_YEARS = 5
+COMPANY_YEARS = 3
+CRL_VALID_DAYS = 7
+EXPIRY_WARNING_DAYS = 90
+ROOT_KEY_BITS = 4096
+CA_KEY_BITS = 3072
+COMPANY_KEY_BITS = 2048
+
+# Names stored in Certificate.revocation_reason, mapped to the CRL reason code.
+REVOCATION_REASONS: dict[str, x509.ReasonFlags] = {
+    "unspecified": x509.ReasonFlags.unspecified,
+    "key_compromise": x509.ReasonFlags.key_compromise,
+    "affiliation_changed": x509.ReasonFlags.affiliation_changed,
+    "superseded": x509.ReasonFlags.superseded,
+    "cessation_of_operation": x509.ReasonFlags.cessation_of_operation,
+}
+
+_ROOT, _ISSUING, _TSA = "root-ca", "issuing-ca", "tsa"
+CRL_FILE = "issuing.crl"
+
+
+class PKIError(RuntimeError):
+    """The PKI directory is missing, unreadable or inconsistent."""
+
+
+@dataclass(frozen=True)
+class IssuedCertificate:
+    """What the caller stores in a `Certificate` row."""
+
+    serial: str  # lowercase hex, no separators
+    subject: str  # RFC 4514
+    not_before: datetime
+    not_after: datetime
+    cert_pem: str
+    key_pem_encrypted: bytes
+
+
+@dataclass(frozen=True)
+class _KeyPair:
+    cert: x509.Certificate
+    key: rsa.RSAPrivateKey
+
+
+class PortalPKI:
+    """The portal CA on disk. Construct once per process; keys are decrypted lazily and cached."""
+
+    def __init__(self, directory: Path, passphrase: bytes, public_base_url: str = "http://127.0.0.1:5000"):
+        self.directory = Path(directory)
+        self.passphrase = passphrase
+        self.public_base_url = public_base_url
+        self._cache: dict[str, _KeyPair] = {}
+
+    def __repr__(self) -> str:
+        return f"PortalPKI({str(self.directory)!r})"
+
+    @property
+    def crl_url(self) -> str:
+        return f"{self.public_base_url.rstrip('/')}/pki/crl"
+
+    # ------------------------------------------------------------------ setup
+
+    def init(self, now: datetime | None = None) -> bool:
+        """Create whatever is missing (root, issuing CA, TSA). Returns True if anything was created."""
+        now = now or now_utc()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.directory, 0o700)
+        created = False
+        if not self._exists(_ROOT):
+            self._save(_ROOT, self._make_root(now))
+            created = True
+        if not self._exists(_ISSUING):
+            self._save(_ISSUING, self._make_issuing(now))
+            created = True
+        if not self._exists(_TSA):
+            self._save(_TSA, self._make_tsa(now))
+            created = True
+        if not (self.directory / CRL_FILE).exists():
+            self.write_crl([], now)
+            created = True
+        return created
+
+    def _make_root(self, now: datetime) -> _KeyPair:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=ROOT_KEY_BITS)
+        name = _name(common_name="Ukeoi Root CA")
+        builder = _base_builder(name, name, key.public_key(), now, years=ROOT_YEARS)
+        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
+        builder = builder.add_extension(_ca_key_usage(), critical=True)
+        builder = builder.add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+        )
+        return _KeyPair(builder.sign(key, hashes.SHA256()), key)
+
+    def _make_issuing(self, now: datetime) -> _KeyPair:
+        root = self._load(_ROOT)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=CA_KEY_BITS)
+        name = _name(common_name="Ukeoi Issuing CA")
+        builder = _issued_builder(name, key, root, now, years=ISSUING_YEARS)
+        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        builder = builder.add_extension(_ca_key_usage(), critical=True)
+        return _KeyPair(builder.sign(root.key, hashes.SHA256()), key)
+
+    def _make_tsa(self, now: datetime) -> _KeyPair:
+        issuing = self._load(_ISSUING)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=CA_KEY_BITS)
+        name = _name(common_name="Ukeoi Timestamping Authority")
+        builder = _issued_builder(name, key, issuing, now, years=TSA_YEARS)
+        builder = builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        builder = builder.add_extension(_signing_key_usage(), critical=True)
+        builder = builder.add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True
+        )
+        builder = builder.add_extension(_crl_distribution(self.crl_url), critical=False)
+        return _KeyPair(builder.sign(issuing.key, hashes.SHA256()), key)
+
+    # ------------------------------------------------------------------ company certificates
+
+    def issue_company_certificate(
+        self, company_name: str, corporate_number: str, now: datetime | None = None
+    ) -> IssuedCertificate:
+        """Issue a signing certificate (R-ACC-4): O/CN = company name, serialNumber = 法人番号, C=JP."""
+        now = now or now_utc()
+        issuing = self._load(_ISSUING)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=COMPANY_KEY_BITS)
+        name = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, company_name),
+                x509.NameAttribute(NameOID.COMMON_NAME, company_name),
+                x509.NameAttribute(NameOID.SERIAL_NUMBER, corporate_number),
+            ]
+        )
+        not_after = min(now + _years(COMPANY_YEARS), issuing.cert.not_valid_after_utc)
+        builder = _issued_builder(name, key, issuing, now, years=COMPANY_YEARS, not_after=not_after)
+        builder = builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        builder = builder.add_extension(_signing_key_usage(), critical=True)
+        builder = builder.add_extension(
+            x509.CertificatePolicies(
+                [x509.PolicyInformation(x509.ObjectIdentifier(SIGNING_POLICY_OID), None)]
+            ),
+            critical=False,
+        )
+        builder = builder.add_extension(_crl_distribution(self.crl_url), critical=False)
+        cert = builder.sign(issuing.key, hashes.SHA256())
+        return IssuedCertificate(
+            serial=format(cert.serial_number, "x"),
+            subject=cert.subject.rfc4514_string({NameOID.SERIAL_NUMBER: "serialNumber"}),
+            not_before=cert.not_valid_before_utc,
+            not_after=cert.not_valid_after_utc,
+            cert_pem=cert.public_bytes(serialization.Encoding.PEM).decode("ascii"),
+            key_pem_encrypted=self._encrypt_key(key),
+        )
+
+    def signer_for(self, cert_pem: str | bytes, key_pem_encrypted: bytes) -> SimpleSigner:
+        """A pyHanko signer for a company certificate, with the issuing CA as its chain."""
+        cert = x509.load_pem_x509_certificate(_as_bytes(cert_pem))
+        key = self._decrypt_key(key_pem_encrypted)
+        issuing = self.issuing_ca_cert()
+        return SimpleSigner(
+            signing_cert=_to_asn1_cert(cert),
+            signing_key=_to_asn1_key(key),
+            cert_registry=SimpleCertificateStore.from_certs([issuing]),
+            embed_roots=False,
+        )
+
+    # ------------------------------------------------------------------ revocation
+
+    def build_crl(
+        self,
+        revoked: Iterable[tuple[str, datetime, str | None]],
+        now: datetime | None = None,
+    ) -> bytes:
+        """A DER CRL of the issuing CA listing (serial hex, revoked at, reason name); valid 7 days.
+
+        The CRL number is the issue time in seconds, so it grows as long as the clock does.
+        """
+        now = now or now_utc()
+        issuing = self._load(_ISSUING)
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(issuing.cert.subject)
+            .last_update(now)
+            .next_update(now + timedelta(days=CRL_VALID_DAYS))
+            .add_extension(x509.CRLNumber(int(now.timestamp())), critical=False)
+            .add_extension(_authority_key_id(issuing.cert), critical=False)
+        )
+        for serial_hex, revoked_at, reason in revoked:
+            builder = builder.add_revoked_certificate(_revoked_entry(serial_hex, revoked_at, reason))
+        return builder.sign(issuing.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+    def write_crl(
+        self,
+        revoked: Iterable[tuple[str, datetime, str | None]],
+        now: datetime | None = None,
+    ) -> bytes:
+        """Build the CRL and store it as the latest one (served at /pki/crl)."""
+        der = self.build_crl(revoked, now)
+        _atomic_write(self.directory / CRL_FILE, der, mode=0o644)
+        return der
+
+    def current_crl(self) -> bytes | None:
+        """The latest stored CRL (DER), or None before the first `write_crl`."""
+        path = self.directory / CRL_FILE
+        return path.read_bytes() if path.exists() else None
+
+    # ------------------------------------------------------------------ trust
+
+    def root_cert(self) -> asn1_x509.Certificate:
+        return _to_asn1_cert(self._load_cert(_ROOT))
+
+    def issuing_ca_cert(self) -> asn1_x509.Certificate:
+        return _to_asn1_cert(self._load_cert(_ISSUING))
+
+    def tsa_cert(self) -> asn1_x509.Certificate:
+        return _to_asn1_cert(self._load_cert(_TSA))
+
+    def trust_roots(self) -> list[asn1_x509.Certificate]:
+        return [self.root_cert()]
+
+    def root_cert_pem(self) -> bytes:
+        return (self.directory / f"{_ROOT}.pem").read_bytes()
+
+    def tsa_key_pair(self) -> tuple[asn1_x509.Certificate, asn1_keys.PrivateKeyInfo]:
+        """The internal TSA's certificate and (decrypted) key, for `services.tsa`."""
+        pair = self._load(_TSA)
+        return _to_asn1_cert(pair.cert), _to_asn1_key(pair.key)
+
+    def validation_context(
+        self,
+        crls: Sequence[bytes] | None = None,
+        *,
+        moment: datetime | None = None,
+        extra_roots: Iterable[asn1_x509.Certificate] = (),
+        allow_fetching: bool = False,
+    ) -> ValidationContext:
+        """A pyHanko validation context trusting the portal root (plus `extra_roots`, e.g. external TSAs).
+
+        `crls` defaults to the stored latest CRL. End-entity certificates (companies, TSA) must have
+        revocation information; CA certificates are checked only if they declare a CRL.
+        """
+        if crls is None:
+            stored = self.current_crl()
+            crls = [stored] if stored else []
+        return make_validation_context(
+            [self.root_cert(), *extra_roots],
+            crls=crls,
+            other_certs=[self.issuing_ca_cert(), self.tsa_cert()],
+            moment=moment,
+            allow_fetching=allow_fetching,
+        )
+
+    # ------------------------------------------------------------------ health
+
+    def health(self, now: datetime | None = None) -> dict[str, object]:
+        """Readable keys, CA/TSA not within 90 days of expiry, a current CRL. `ok` is False on any problem."""
+        now = now or now_utc()
+        problems: list[str] = []
+        expiries: dict[str, str] = {}
+        for label in (_ROOT, _ISSUING, _TSA):
+            try:
+                pair = self._load(label)
+            except (PKIError, OSError, ValueError, TypeError) as exc:
+                problems.append(f"{label}: {exc}")
+                continue
+            if pair.cert.public_key() != pair.key.public_key():
+                problems.append(f"{label}: key does not match certificate")
+            not_after = pair.cert.not_valid_after_utc
+            expiries[label] = not_after.isoformat()
+            if not_after - now < timedelta(days=EXPIRY_WARNING_DAYS):
+                problems.append(f"{label}: expires {not_after.date().isoformat()}")
+        problems.extend(self._crl_problems(now))
+        return {"ok": not problems, "problems": problems, "not_after": expiries}
+
+    def _crl_problems(self, now: datetime) -> list[str]:
+        der = self.current_crl()
+        if der is None:
+            return ["crl: missing"]
+        next_update = x509.load_der_x509_crl(der).next_update_utc
+        if next_update is None or next_update <= now:
+            return ["crl: expired"]
+        return []
+
+    # ------------------------------------------------------------------ storage
+
+    def _exists(self, label: str) -> bool:
+        return (self.directory / f"{label}.pem").exists() and (self.directory / f"{label}.key.pem").exists()
+
+    def _save(self, label: str, pair: _KeyPair) -> None:
+        _atomic_write(self.directory / f"{label}.key.pem", self._encrypt_key(pair.key), mode=0o600)
+        _atomic_write(
+            self.directory / f"{label}.pem", pair.cert.public_bytes(serialization.Encoding.PEM), mode=0o644
+        )
+        self._cache[label] = pair
+
+    def _load_cert(self, label: str) -> x509.Certificate:
+        cached = self._cache.get(label)
+        if cached is not None:
+            return cached.cert
+        path = self.directory / f"{label}.pem"
+        if not path.exists():
+            raise PKIError(f"{path} is missing; run `flask portal init`")
+        return x509.load_pem_x509_certificate(path.read_bytes())
+
+    def _load(self, label: str) -> _KeyPair:
+        cached = self._cache.get(label)
+        if cached is None:
+            cert = self._load_cert(label)
+            key = self._decrypt_key((self.directory / f"{label}.key.pem").read_bytes())
+            cached = self._cache[label] = _KeyPair(cert, key)
+        return cached
+
+    def _encrypt_key(self, key: rsa.RSAPrivateKey) -> bytes:
+        return key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(self.passphrase),
+        )
+
+    def _decrypt_key(self, pem: bytes) -> rsa.RSAPrivateKey:
+        try:
+            key = serialization.load_pem_private_key(pem, password=self.passphrase)
+        except (ValueError, TypeError) as exc:
+            raise PKIError("private key cannot be decrypted with the configured passphrase") from exc
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise PKIError("unexpected key type")
+        return key
+
+
+def make_validation_context(
+    trust_roots: Iterable[asn1_x509.Certificate],
+    *,
+    crls: Iterable[bytes] = (),
+    other_certs: Iterable[asn1_x509.Certificate] = (),
+    moment: datetime | None = None,
+    allow_fetching: bool = False,
+) -> ValidationContext:
+    """The one validation policy of the portal: trust only `trust_roots`, end entities need revocation info."""
+    policy = CertRevTrustPolicy(
+        RevocationCheckingPolicy(
+            ee_certificate_rule=RevocationCheckingRule.CRL_OR_OCSP_REQUIRED,
+            intermediate_ca_cert_rule=RevocationCheckingRule.CHECK_IF_DECLARED,
+        )
+    )
+    return ValidationContext(
+        trust_roots=list(trust_roots),
+        other_certs=list(other_certs),
+        crls=[asn1_crl.CertificateList.load(der) for der in crls],
+        moment=moment,
+        allow_fetching=allow_fetching,
+        revinfo_policy=policy,
+    )
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _years(n: int) -> timedelta:
+    return timedelta(days=365 * n + n // 4)
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Ukeoi"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+
+
+def _base_builder(
+    subject: x509.Name,
+    issuer: x509.Name,
+    public_key: rsa.RSAPublicKey,
+    now: datetime,
+    *,
+    years: int,
+    not_after: datetime | None = None,
+) -> x509.CertificateBuilder:
+    # Back-date a little so a certificate issued now validates on machines whose clock lags.
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(not_after or now + _years(years))
+    )
+
+
+def _issued_builder(
+    subject: x509.Name,
+    key: rsa.RSAPrivateKey,
+    issuer: _KeyPair,
+    now: datetime,
+    *,
+    years: int,
+    not_after: datetime | None = None,
+) -> x509.CertificateBuilder:
+    builder = _base_builder(
+        subject, issuer.cert.subject, key.public_key(), now, years=years, not_after=not_after
+    )
+    builder = builder.add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    return builder.add_extension(_authority_key_id(issuer.cert), critical=False)
+
+
+def _authority_key_id(issuer: x509.Certificate) -> x509.AuthorityKeyIdentifier:
+    ski = issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
+
+
+def _ca_key_usage() -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=False,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=True,
+        crl_sign=True,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _signing_key_usage() -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=True,  # nonRepudiation
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=False,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _crl_distribution(url: str) -> x509.CRLDistributionPoints:
+    return x509.CRLDistributionPoints(
+        [
+            x509.DistributionPoint(
+                full_name=[x509.UniformResourceIdentifier(url)],
+                relative_name=None,
+                reasons=None,
+                crl_issuer=None,
+            )
+        ]
+    )
+
+
+def _revoked_entry(serial_hex: str, revoked_at: datetime, reason: str | None) -> x509.RevokedCertificate:
+    if revoked_at.tzinfo is None:
+        revoked_at = revoked_at.replace(tzinfo=UTC)
+    builder = x509.RevokedCertificateBuilder().serial_number(int(serial_hex, 16)).revocation_date(revoked_at)
+    if reason:
+        flag = REVOCATION_REASONS.get(reason)
+        if flag is None:
+            raise ValueError(f"unknown revocation reason {reason!r}")
+        builder = builder.add_extension(x509.CRLReason(flag), critical=False)
+    return builder.build()
+
+
+def _to_asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+
+def _to_asn1_key(key: rsa.RSAPrivateKey) -> asn1_keys.PrivateKeyInfo:
+    return asn1_keys.PrivateKeyInfo.load(
+        key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+
+
+def _as_bytes(value: str | bytes) -> bytes:
+    return value.encode("ascii") if isinstance(value, str) else value
+
+
+def _atomic_write(path: Path, data: bytes, *, mode: int) -> None:
+    """Write via a temporary file created with `mode`, so a key is never world-readable, even briefly."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -1,0 +1,12 @@
+// Sends the CSRF token with every htmx request (the token is set once in base.html's meta tag).
+document.addEventListener("htmx:configRequest", function (event) {
+  var meta = document.querySelector('meta[name="csrf-token"]');
+  if (meta) { event.detail.headers["X-CSRFToken"] = meta.content; }
+});
+
+// Buttons marked data-confirm ask before submitting (no inline script: the CSP forbids it).
+document.addEventListener("submit", function (event) {
+  var button = event.submitter;
+  var message = (button && button.dataset.confirm) || event.target.dataset.confirm;
+  if (message && !window.confirm(message)) { event.preventDefault(); }
+});

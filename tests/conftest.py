@@ -1,0 +1,145 @@
+"""Fixtures: one app per test session on the database TEST_DATABASE_URL names (SQLite in memory by
+default, PostgreSQL in `make test`'s second pass), real Redis, a real store and PKI in temp folders.
+Every test starts from empty tables, an empty store folder and an empty Redis database."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from sqlalchemy import text
+
+from config import TestConfig
+from portal import create_app
+from portal.extensions import db
+from tests import factories
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    root = tmp_path_factory.mktemp("instance")
+    app = create_app(TestConfig)
+    app.config.update(
+        STORAGE_URL=f"file://{root / 'store'}",
+        PKI_DIR=str(root / "pki"),
+        MAIL_FILE_PATH=str(root / "mail"),
+        INSTANCE_DIR=root,
+    )
+    Path(app.config["MAIL_FILE_PATH"]).mkdir(parents=True, exist_ok=True)
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _clean_state(request):
+    """Empty tables, store, mail folder and Redis after each test that used the app."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    app = request.getfixturevalue("app")
+    with app.app_context():
+        db.session.remove()
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            else:
+                for name in tables:
+                    conn.execute(text(f"DELETE FROM {name}"))
+        Redis.from_url(app.config["REDIS_URL"]).flushdb()
+    for key in ("STORAGE_URL",):
+        shutil.rmtree(app.config[key].removeprefix("file://"), ignore_errors=True)
+    mail_dir = Path(app.config["MAIL_FILE_PATH"])
+    shutil.rmtree(mail_dir, ignore_errors=True)
+    mail_dir.mkdir(parents=True, exist_ok=True)
+    app.extensions.pop("ukeoi_store", None)
+
+
+@pytest.fixture
+def ctx(app):
+    """An app context for tests that call services directly."""
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+class AuthActions:
+    """Log a test client in and out through the real login form."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, login_id: str, password: str = factories.PASSWORD, follow: bool = False):
+        page = self.client.get("/login")
+        assert page.status_code == 200
+        return self.client.post(
+            "/login",
+            data={"login_id": login_id, "password": password, "csrf_token": csrf_token_from(page)},
+            follow_redirects=follow,
+        )
+
+    def logout(self):
+        page = self.client.get("/")
+        return self.client.post("/logout", data={"csrf_token": csrf_token_from(page)})
+
+
+def csrf_token_from(response) -> str:
+    """The CSRF token that base.html puts in its meta tag."""
+    import re
+
+    match = re.search(r'name="csrf-token" content="([^"]+)"', response.get_data(as_text=True))
+    assert match, "page has no CSRF meta tag"
+    return match.group(1)
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+@pytest.fixture
+def company_a(ctx):
+    """A company with a contact person, committed."""
+    company = factories.company(name="甲建設株式会社")
+    factories.user(company, role="contact", login_id="a-contact")
+    factories.user(company, role="member", login_id="a-member")
+    db.session.commit()
+    return company
+
+
+@pytest.fixture
+def company_b(ctx):
+    company = factories.company(name="乙工務店株式会社")
+    factories.user(company, role="contact", login_id="b-contact")
+    db.session.commit()
+    return company
+
+
+@pytest.fixture
+def staff_user(ctx):
+    user = factories.staff(login_id="staff1")
+    db.session.commit()
+    return user
+
+
+@pytest.fixture
+def staff_admin(ctx):
+    user = factories.staff(role="staff_admin", login_id="admin1")
+    db.session.commit()
+    return user
