@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import pkgutil
 import secrets
 from pathlib import Path
 
@@ -76,7 +77,8 @@ def _init_mail(app: Flask) -> None:
     mail.init_app(app)
 
 
-# (blueprint package, URL prefix). Importing <package>.routes attaches the views to its bp.
+# (blueprint package, URL prefix). Importing its routes.py and any *_routes.py attaches the views
+# to the package's bp; a large area splits its views that way (admin/accounts_routes.py, …).
 BLUEPRINTS = [
     ("public", None),
     ("auth", None),
@@ -89,5 +91,8 @@ BLUEPRINTS = [
 
 def _register_blueprints(app: Flask) -> None:
     for name, prefix in BLUEPRINTS:
-        routes = importlib.import_module(f"portal.blueprints.{name}.routes")
-        app.register_blueprint(routes.bp, url_prefix=prefix)
+        package = importlib.import_module(f"portal.blueprints.{name}")
+        for module in pkgutil.iter_modules(package.__path__):
+            if module.name == "routes" or module.name.endswith("_routes"):
+                importlib.import_module(f"{package.__name__}.{module.name}")
+        app.register_blueprint(package.bp, url_prefix=prefix)
