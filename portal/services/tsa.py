@@ -117,7 +117,8 @@ class InternalTimeStamper(TimeStamper):
             ]
         )
         signature = self._key.sign(signed_attrs.dump(), PKCS1v15(), hashes.SHA256())
-        return cms.ContentInfo({"content_type": "signed_data", "content": self._signed_data(tst_info, signed_attrs, signature)})
+        signed_data = self._signed_data(tst_info, signed_attrs, signature)
+        return cms.ContentInfo({"content_type": "signed_data", "content": signed_data})
 
     def _signed_data(self, tst_info: bytes, signed_attrs: cms.CMSAttributes, signature: bytes) -> cms.SignedData:
         digest_algorithm = algos.DigestAlgorithm({"algorithm": "sha256"})
