@@ -18,45 +18,52 @@ propagates unchanged.
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+from fontTools import subset, ttLib
+from fontTools.ttLib.scaleUpem import scale_upem
+from pyhanko.pdf_utils import generic, layout
+from pyhanko.pdf_utils.font.opentype import GlyphAccumulator, GlyphAccumulatorFactory
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.text import TextBoxStyle
+from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.sign import fields, signers
-from pyhanko.sign.signers.pdf_signer import DSSContentSettings, SigDSSPlacementPreference
 from pyhanko.sign.timestamps import TimeStamper
 from pyhanko.sign.validation.dss import DocumentSecurityStore, collect_validation_info
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator import ValidationContext
 
 from portal.clock import to_jst
+from portal.services.errors import ValidationFailed
 
 STAMP_FONT = "/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf"
 MD_ALGORITHM = "sha256"
 FIELD_PREFIX = "Party"
 SIGN_REASON = "契約内容に合意し署名します"
 
-# Signature boxes on the last page: up to 3 per row, rows stacked upwards from the bottom margin.
+# Signature boxes on the last page: up to 3 per row, rows stacked upwards from just above the
+# usual footer/page-number zone. They may cover body text on a page filled to the bottom.
 BOX_COLUMNS = 3
-BOX_HEIGHT = 54
+BOX_HEIGHT = 48
 BOX_GAP = 8
-BOX_MARGIN = 28
+BOX_MARGIN = 28  # left and right
+BOX_BOTTOM = 56
+STAMP_FONT_SIZE = 9
 
 
-class InvalidPdf(ValueError):
-    """An upload that cannot be a contract PDF; `message_ja` is shown to the user."""
+class InvalidPdf(ValidationFailed):
+    """A file that cannot be a contract PDF; the Japanese `message` is shown to the user."""
 
-    def __init__(self, message_ja: str):
-        super().__init__(message_ja)
-        self.message_ja = message_ja
+    @property
+    def message_ja(self) -> str:
+        return self.message
 
 
 @dataclass(frozen=True)
@@ -147,7 +154,7 @@ def signature_boxes(page_box: tuple[float, float, float, float], count: int) -> 
     for index in range(count):
         row, column = divmod(index, columns)
         left = llx + BOX_MARGIN + column * (width + BOX_GAP)
-        bottom = lly + BOX_MARGIN + (rows - 1 - row) * (BOX_HEIGHT + BOX_GAP)
+        bottom = lly + BOX_BOTTOM + (rows - 1 - row) * (BOX_HEIGHT + BOX_GAP)
         boxes.append((round(left), round(bottom), round(left + width), round(bottom + BOX_HEIGHT)))
     return boxes
 
@@ -193,63 +200,111 @@ def sign_as_party(
         name=stamp.signer_name,
         location="日本",
     )
-    pdf_signer = signers.PdfSigner(meta, signer=signer, timestamper=timestamper, stamp_style=_stamp_style())
+    text = stamp_text(stamp)
+    pdf_signer = signers.PdfSigner(meta, signer=signer, timestamper=timestamper, stamp_style=_stamp_style(text))
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
-    out = pdf_signer.sign_pdf(
-        writer,
-        existing_fields_only=True,
-        appearance_text_params={
-            "company": stamp.company,
-            "signer": stamp.signer_name,
-            "signed_at": to_jst(stamp.signed_at).strftime("%Y年%m月%d日 %H:%M JST"),
-            "role": "作成・承認" if position == 1 else "承認",
-        },
+    return pdf_signer.sign_pdf(writer, existing_fields_only=True).getvalue()
+
+
+def stamp_text(stamp: StampText) -> str:
+    """The three lines of the visible signature."""
+    signed_at = to_jst(stamp.signed_at).strftime("%Y年%m月%d日 %H:%M")
+    return f"{stamp.company}\n署名者：{stamp.signer_name}\n{signed_at}（日本時間）"
+
+
+def _stamp_style(text: str) -> TextStampStyle:
+    font = _StampFont(STAMP_FONT, font_size=STAMP_FONT_SIZE, text=text)
+    return TextStampStyle(
+        stamp_text=text.replace("%", "%%"),  # pyHanko %-formats the template
+        text_box_style=TextBoxStyle(font=font, font_size=STAMP_FONT_SIZE, leading=STAMP_FONT_SIZE + 3),
+        inner_content_layout=layout.SimpleBoxLayoutRule(
+            x_align=layout.AxisAlignment.ALIGN_MIN,
+            y_align=layout.AxisAlignment.ALIGN_MID,
+            margins=layout.Margins.uniform(5),
+            inner_content_scaling=layout.InnerScaling.SHRINK_TO_FIT,
+        ),
+        border_width=1,
     )
+
+
+@dataclass(frozen=True)
+class _StampFont(GlyphAccumulatorFactory):
+    """The stamp font: IPAex Gothic cut down to the stamp's characters and rescaled to 1000 units/em.
+
+    pyHanko's glyph accumulator writes glyph widths in font units while PDF expects 1/1000 em, so a
+    2048-unit TrueType font such as IPAex renders with double spacing. Subsetting first keeps the
+    rescaling cheap (~0.2 s), and working from memory avoids pyHanko's unclosed font file handle.
+    """
+
+    text: str = ""
+
+    def create_font_engine(self, writer: BasePdfFileWriter, obj_stream=None) -> GlyphAccumulator:
+        if obj_stream is None and writer.stream_xrefs and self.create_objstream_if_needed:
+            obj_stream = writer.prepare_object_stream()
+        return GlyphAccumulator(
+            writer=writer,
+            font_handle=io.BytesIO(_font_for(self.font_file, self.text)),
+            font_size=self.font_size,
+            obj_stream=obj_stream,
+        )
+
+
+@functools.lru_cache(maxsize=64)
+def _font_for(path: str, text: str) -> bytes:
+    font = ttLib.TTFont(io.BytesIO(_font_bytes(path)))
+    options = subset.Options()
+    options.name_IDs = ["*"]
+    options.notdef_outline = True
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(text=text)
+    subsetter.subset(font)
+    scale_upem(font, 1000)
+    out = io.BytesIO()
+    font.save(out)
     return out.getvalue()
 
 
-def _stamp_style() -> TextStampStyle:
-    font = GlyphAccumulatorFactory(STAMP_FONT, font_size=9)
-    return TextStampStyle(
-        stamp_text="%(company)s\n署名者：%(signer)s\n%(signed_at)s（%(role)s）",
-        text_box_style=TextBoxStyle(font=font, font_size=9, leading=12),
-        border_width=1,
-        background=None,
-    )
+@functools.cache
+def _font_bytes(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
 
 
 # ---------------------------------------------------------------------- B-LTA
 
 
 def seal_lta(pdf: bytes, validation_context: ValidationContext, timestamper: TimeStamper) -> bytes:
-    """Add a DSS with the validation data of every signature, then a document timestamp (PAdES B-LTA)."""
+    """Add a DSS with the validation data of every signature, then a document timestamp (PAdES B-LTA).
+
+    Every signer and TSA certificate is validated against `validation_context` on the way (a revoked or
+    untrusted one raises). Running it again on a sealed file renews the archive timestamp chain.
+    """
     return asyncio.run(_seal_lta(pdf, validation_context, timestamper))
 
 
 async def _seal_lta(pdf: bytes, validation_context: ValidationContext, timestamper: TimeStamper) -> bytes:
-    reader = _reader(pdf)
-    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
-    for embedded in reader.embedded_regular_signatures:
-        paths = await collect_validation_info(embedded, validation_context)
-        DocumentSecurityStore.supply_dss_in_writer(
-            writer,
-            embedded.pkcs7_content.hex().encode("ascii"),
-            paths=paths,
-            validation_context=validation_context,
+    try:
+        reader = _reader(pdf)
+        writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+        for embedded in reader.embedded_signatures:  # party signatures and earlier document timestamps
+            paths = await collect_validation_info(embedded, validation_context)
+            DocumentSecurityStore.supply_dss_in_writer(
+                writer,
+                embedded.pkcs7_content.hex().encode("ascii"),
+                paths=paths,
+                validation_context=validation_context,
+            )
+        out = await signers.PdfTimeStamper(timestamper).async_timestamp_pdf(
+            writer, MD_ALGORITHM, validation_context=validation_context
         )
-    out = await signers.PdfTimeStamper(timestamper).async_timestamp_pdf(
-        writer,
-        MD_ALGORITHM,
-        validation_context=validation_context,
-    )
-    return out.getvalue()
+        return out.getvalue()
+    finally:
+        await validation_context.aclose()
 
 
 __all__ = [
-    "DSSContentSettings",
     "InvalidPdf",
     "PdfInfo",
-    "SigDSSPlacementPreference",
     "StampText",
     "field_name",
     "inspect_upload",
@@ -258,4 +313,5 @@ __all__ = [
     "seal_lta",
     "sign_as_party",
     "signature_boxes",
+    "stamp_text",
 ]

@@ -1,0 +1,278 @@
+"""Verification of signed PDFs with pyHanko's validator (R-CASE-4).
+
+The same function feeds the evidence report of a completed case and the public verification page.
+It returns plain data (dataclasses of str/bool/datetime); rendering is the caller's business.
+
+Validation runs "now" against the portal's trust roots and the CRLs given (plus those embedded in the
+document's DSS). Modification levels and coverage are pyHanko enum names, e.g. "FORM_FILLING".
+"""
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from asn1crypto import x509
+from pyhanko.pdf_utils.decode_limits import DecodePurpose
+from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import (
+    DocumentSecurityStore,
+    EmbeddedPdfSignature,
+    async_validate_pdf_signature,
+    async_validate_pdf_timestamp,
+)
+from pyhanko.sign.validation.errors import NoDSSFoundError, SignatureValidationError
+from pyhanko.sign.validation.status import PdfSignatureStatus, TimestampSignatureStatus
+
+from portal.services.pki import make_validation_context
+from portal.services.signing import InvalidPdf
+
+
+@dataclass(frozen=True)
+class SignatureReport:
+    """One party's signature."""
+
+    field_name: str
+    signer_subject: str
+    company: str | None  # O of the signer certificate
+    corporate_number: str | None  # serialNumber (法人番号) of the signer certificate
+    certificate_serial: str  # lowercase hex
+    certificate_not_after: datetime
+    certification: bool  # the first signature, carrying DocMDP
+    docmdp_permission: str | None  # e.g. "FILL_FORMS" on the certification signature
+    signing_time: datetime | None  # from the signature timestamp (trusted time), else None
+    tsa_name: str | None
+    timestamp_ok: bool
+    intact: bool  # the signed bytes are unchanged
+    valid: bool  # the cryptographic signature checks out
+    trusted: bool  # the certificate chains to a trust root, is in its validity period and not revoked
+    revoked: bool
+    revoked_at: datetime | None
+    modification_level: str | None
+    coverage: str | None
+    docmdp_ok: bool | None
+    bottom_line: bool
+    problem: str | None = None  # AdES sub-indication or validation error, when something failed
+
+
+@dataclass(frozen=True)
+class TimestampReport:
+    """A document timestamp (the B-LTA archive timestamp)."""
+
+    field_name: str
+    time: datetime | None
+    tsa_name: str | None
+    intact: bool
+    trusted: bool
+    modification_level: str | None
+    coverage: str | None
+    bottom_line: bool
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    signatures: list[SignatureReport] = field(default_factory=list)
+    document_timestamps: list[TimestampReport] = field(default_factory=list)
+    has_dss: bool = False
+    dss_certificates: int = 0
+    dss_crls: int = 0
+
+    @property
+    def has_signatures(self) -> bool:
+        return bool(self.signatures)
+
+    @property
+    def ltv(self) -> bool:
+        """PAdES B-LTA shape: validation data in a DSS, sealed by a valid document timestamp."""
+        return (
+            self.has_dss
+            and self.dss_crls > 0
+            and bool(self.document_timestamps)
+            and all(ts.bottom_line for ts in self.document_timestamps)
+        )
+
+    @property
+    def valid(self) -> bool:
+        """At least one signature, and every signature and document timestamp passes."""
+        return (
+            self.has_signatures
+            and all(sig.bottom_line for sig in self.signatures)
+            and all(ts.bottom_line for ts in self.document_timestamps)
+        )
+
+
+def verify_pdf(
+    pdf: bytes,
+    trust_roots: Iterable[x509.Certificate],
+    crls: Iterable[bytes] = (),
+    other_certs: Iterable[x509.Certificate] = (),
+) -> VerificationReport:
+    """Validate every signature and document timestamp of `pdf`. Raises `InvalidPdf` for non-PDF input."""
+    reader = _open(pdf)
+    return asyncio.run(_verify(reader, list(trust_roots), list(crls), list(other_certs)))
+
+
+def _open(pdf: bytes) -> PdfFileReader:
+    if not pdf.lstrip()[:5].startswith(b"%PDF-"):
+        raise InvalidPdf("PDFファイルではありません。")
+    try:
+        reader = PdfFileReader(io.BytesIO(pdf))
+        if reader.encrypted:
+            raise InvalidPdf("パスワードで保護されたPDFは検証できません。")
+        reader.root["/Pages"]  # noqa: B018 - fail here on a broken file, not halfway through
+        reader.embedded_signatures  # noqa: B018
+    except InvalidPdf:
+        raise
+    except (PdfError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        raise InvalidPdf("PDFファイルが壊れているため読み込めません。") from exc
+    return reader
+
+
+async def _verify(
+    reader: PdfFileReader,
+    trust_roots: list[x509.Certificate],
+    crls: list[bytes],
+    other_certs: list[x509.Certificate],
+) -> VerificationReport:
+    dss = _read_dss(reader)
+    dss_crls = [ref.get_object().read_data(DecodePurpose.CRL) for ref in dss.crls] if dss else []
+    dss_certs = list(dss.load_certs()) if dss else []
+
+    def context():  # a fresh context per signature: contexts cache validation results
+        return make_validation_context(
+            trust_roots, crls=[*crls, *dss_crls], other_certs=[*other_certs, *dss_certs]
+        )
+
+    signatures = [await _signature_report(sig, context) for sig in reader.embedded_regular_signatures]
+    timestamps = [await _timestamp_report(sig, context) for sig in reader.embedded_timestamp_signatures]
+    return VerificationReport(
+        signatures=signatures,
+        document_timestamps=timestamps,
+        has_dss=dss is not None,
+        dss_certificates=len(dss_certs),
+        dss_crls=len(dss_crls),
+    )
+
+
+def _read_dss(reader: PdfFileReader) -> DocumentSecurityStore | None:
+    try:
+        return DocumentSecurityStore.read_dss(reader)
+    except NoDSSFoundError:
+        return None
+
+
+async def _signature_report(sig: EmbeddedPdfSignature, context) -> SignatureReport:
+    cert = sig.signer_cert
+    subject = cert.subject.native
+    docmdp = sig.docmdp_level
+    certification = _is_certification(sig)
+    try:
+        vc = context()
+        status: PdfSignatureStatus = await async_validate_pdf_signature(
+            sig, signer_validation_context=vc, ts_validation_context=vc
+        )
+    except (SignatureValidationError, PdfError, ValueError) as exc:
+        return SignatureReport(
+            field_name=sig.field_name,
+            signer_subject=cert.subject.human_friendly,
+            company=subject.get("organization_name"),
+            corporate_number=subject.get("serial_number"),
+            certificate_serial=format(cert.serial_number, "x"),
+            certificate_not_after=cert.not_valid_after,
+            certification=certification,
+            docmdp_permission=docmdp.name if docmdp and certification else None,
+            signing_time=None,
+            tsa_name=None,
+            timestamp_ok=False,
+            intact=False,
+            valid=False,
+            trusted=False,
+            revoked=False,
+            revoked_at=None,
+            modification_level=None,
+            coverage=None,
+            docmdp_ok=None,
+            bottom_line=False,
+            problem=str(exc),
+        )
+    ts = status.timestamp_validity
+    revocation = status.revocation_details
+    return SignatureReport(
+        field_name=sig.field_name,
+        signer_subject=cert.subject.human_friendly,
+        company=subject.get("organization_name"),
+        corporate_number=subject.get("serial_number"),
+        certificate_serial=format(cert.serial_number, "x"),
+        certificate_not_after=cert.not_valid_after,
+        certification=certification,
+        docmdp_permission=docmdp.name if docmdp and certification else None,
+        signing_time=ts.timestamp if ts else None,
+        tsa_name=_tsa_name(ts),
+        timestamp_ok=bool(ts and ts.intact and ts.valid and ts.trusted),
+        intact=status.intact,
+        valid=status.valid,
+        trusted=status.trusted,
+        revoked=status.revoked,
+        revoked_at=revocation.revocation_date if revocation else None,
+        modification_level=_name(status.modification_level),
+        coverage=_name(status.coverage),
+        docmdp_ok=status.docmdp_ok,
+        bottom_line=status.bottom_line and ts is not None,
+        problem=_problem(status),
+    )
+
+
+async def _timestamp_report(sig: EmbeddedPdfSignature, context) -> TimestampReport:
+    try:
+        status = await async_validate_pdf_timestamp(sig, validation_context=context())
+    except (SignatureValidationError, PdfError, ValueError) as exc:
+        return TimestampReport(
+            field_name=sig.field_name,
+            time=None,
+            tsa_name=None,
+            intact=False,
+            trusted=False,
+            modification_level=None,
+            coverage=None,
+            bottom_line=False,
+            problem=str(exc),
+        )
+    return TimestampReport(
+        field_name=sig.field_name,
+        time=status.timestamp,
+        tsa_name=_tsa_name(status),
+        intact=status.intact and status.valid,
+        trusted=status.trusted,
+        modification_level=_name(status.modification_level),
+        coverage=_name(status.coverage),
+        bottom_line=status.intact and status.valid and status.trusted,
+        problem=_problem(status),
+    )
+
+
+def _is_certification(sig: EmbeddedPdfSignature) -> bool:
+    """A certification signature carries a /Reference with TransformMethod /DocMDP."""
+    references = sig.sig_object.get("/Reference", ())
+    return any(ref.get_object().get("/TransformMethod") == "/DocMDP" for ref in references)
+
+
+def _tsa_name(status: TimestampSignatureStatus | None) -> str | None:
+    if status is None:
+        return None
+    return status.signing_cert.subject.human_friendly
+
+
+def _name(value) -> str | None:
+    return value.name if value is not None else None
+
+
+def _problem(status) -> str | None:
+    if status.trust_problem_indic is not None:
+        return status.trust_problem_indic.name
+    if not (status.intact and status.valid):
+        return "INTEGRITY"
+    return None
