@@ -76,8 +76,9 @@ class Case(db.Model):
 class Party(db.Model):
     __tablename__ = "parties"
     __table_args__ = (
-        UniqueConstraint("case_id", "position"),
-        UniqueConstraint("case_id", "company_id"),
+        # Named explicitly: the convention's uq_<table>_<first column> would give both the same name.
+        UniqueConstraint("case_id", "position", name="uq_parties_case_id_position"),
+        UniqueConstraint("case_id", "company_id", name="uq_parties_case_id_company_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
