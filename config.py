@@ -72,8 +72,8 @@ class Config:
 
 class TestConfig(Config):
     TESTING = True
-    SECRET_KEY = "test-secret-key-not-for-production"
-    PKI_PASSPHRASE = "test-pki-passphrase"
+    SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105  (tests only)
+    PKI_PASSPHRASE = "test-pki-passphrase"  # noqa: S105  (tests only)
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
     REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
     RATELIMIT_STORAGE_URI = REDIS_URL

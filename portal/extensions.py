@@ -1,6 +1,8 @@
 """Flask extensions, created once and bound to the app in create_app()."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import request
 from flask_htmx import HTMX
 from flask_limiter import Limiter
@@ -41,3 +43,10 @@ def client_ip() -> str:
 
 
 limiter = Limiter(key_func=client_ip, default_limits=[], strategy="moving-window")
+
+
+# Models subclass `Model`: at run time Flask-SQLAlchemy's db.Model, to type checkers the declarative Base.
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model

@@ -81,7 +81,7 @@ def _http_error(exc: HTTPException):
 
 def _is_ours(description: str | None) -> bool:
     """A description we wrote in Japanese (abort(403, "…")), not Werkzeug's English default."""
-    return bool(description) and not description.isascii()
+    return description is not None and description != "" and not description.isascii()
 
 
 def _csrf_error(exc: CSRFError):

@@ -7,13 +7,13 @@ from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.clock import now_utc
-from portal.extensions import db
+from portal.extensions import Model
 from portal.models.types import UTCDateTime
 
 APPLICATION_STATUSES = ("pending", "correction_requested", "rejected", "accepted")
 
 
-class Application(db.Model):
+class Application(Model):
     __tablename__ = "applications"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -7,11 +7,11 @@ from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.clock import now_utc
-from portal.extensions import db
+from portal.extensions import Model
 from portal.models.types import UTCDateTime
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     """Each row stores the hash of the previous row and of its own canonical JSON.
 
     Ids (not foreign keys) name the case, company and user, so that the trail outlives a purge.

@@ -7,7 +7,7 @@ from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, Unique
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.clock import now_utc
-from portal.extensions import db
+from portal.extensions import Model
 from portal.models.types import UTCDateTime
 
 # draft → waiting → complete, plus returned and withdrawn (ARCHITECTURE "Data and state").
@@ -21,7 +21,7 @@ STATUS_LABELS = {
 }
 
 
-class Case(db.Model):
+class Case(Model):
     __tablename__ = "cases"
     __table_args__ = (Index("ix_cases_purge", "purge_due_on", "legal_hold"),)
 
@@ -73,7 +73,7 @@ class Case(db.Model):
         return STATUS_LABELS[self.status]
 
 
-class Party(db.Model):
+class Party(Model):
     __tablename__ = "parties"
     __table_args__ = (
         # Named explicitly: the convention's uq_<table>_<first column> would give both the same name.
@@ -102,7 +102,7 @@ class Party(db.Model):
         return f"Party{self.position}"
 
 
-class Document(db.Model):
+class Document(Model):
     """A PDF of a case; the bytes live in the store under their SHA-256 (R-STORE-1)."""
 
     __tablename__ = "documents"

@@ -8,14 +8,14 @@ from sqlalchemy import JSON, ForeignKey, LargeBinary, String, Text, UniqueConstr
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.clock import now_utc
-from portal.extensions import db
+from portal.extensions import Model
 from portal.models.types import UTCDateTime
 
 COMPANY_STATUSES = ("active", "suspended", "ended", "deleted")
 ROLES = ("contact", "member", "staff", "staff_admin")
 
 
-class Company(db.Model):
+class Company(Model):
     __tablename__ = "companies"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -45,7 +45,7 @@ class Company(db.Model):
         return self.status == "ended" or (self.status == "suspended" and self.suspension_mode == "readonly")
 
 
-class Contract(db.Model):
+class Contract(Model):
     """The 利用契約 of a company (第11条): terms renew yearly until opt-out, cancellation or termination."""
 
     __tablename__ = "contracts"
@@ -68,7 +68,7 @@ class Contract(db.Model):
     terms: Mapped[list[ContractTerm]] = relationship(back_populates="contract", order_by="ContractTerm.start_date")
 
 
-class ContractTerm(db.Model):
+class ContractTerm(Model):
     """One yearly term of a contract; auto-renewal adds the next row (idempotent by start date)."""
 
     __tablename__ = "contract_terms"
@@ -82,7 +82,7 @@ class ContractTerm(db.Model):
     contract: Mapped[Contract] = relationship(back_populates="terms")
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -116,7 +116,7 @@ class User(UserMixin, db.Model):
         return self.active
 
 
-class LoginSession(db.Model):
+class LoginSession(Model):
     """Server-side session: the cookie holds only its random id, so logout and timeouts really end it."""
 
     __tablename__ = "login_sessions"
@@ -132,7 +132,7 @@ class LoginSession(db.Model):
     user: Mapped[User] = relationship()
 
 
-class PasswordReset(db.Model):
+class PasswordReset(Model):
     """A single-use reset link (第15条4項); only the SHA-256 of the token is stored."""
 
     __tablename__ = "password_resets"
@@ -145,7 +145,7 @@ class PasswordReset(db.Model):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class Certificate(db.Model):
+class Certificate(Model):
     """A company's signing certificate (第16条, R-ACC-4); the key is stored encrypted."""
 
     __tablename__ = "certificates"
@@ -164,7 +164,7 @@ class Certificate(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
 
 
-class ChangeRequest(db.Model):
+class ChangeRequest(Model):
     """利用変更申込 (第7条3項) and registration changes (第17条), reviewed by staff; history kept."""
 
     __tablename__ = "change_requests"

@@ -7,11 +7,11 @@ from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.clock import now_utc
-from portal.extensions import db
+from portal.extensions import Model
 from portal.models.types import UTCDateTime
 
 
-class TermsVersion(db.Model):
+class TermsVersion(Model):
     __tablename__ = "terms_versions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -21,7 +21,7 @@ class TermsVersion(db.Model):
     published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
 
 
-class SentNotice(db.Model):
+class SentNotice(Model):
     """Every email the portal sends: a notice counts as given when it is sent (第3条)."""
 
     __tablename__ = "sent_notices"

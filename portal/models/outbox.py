@@ -7,11 +7,11 @@ from sqlalchemy import JSON, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.clock import now_utc
-from portal.extensions import db
+from portal.extensions import Model
 from portal.models.types import UTCDateTime
 
 
-class OutboxItem(db.Model):
+class OutboxItem(Model):
     """pending → running → done | failed. A job claims a row with a conditional UPDATE, so a
     duplicate job finds nothing to do; the reconciler re-enqueues pending rows whose job is gone."""
 

@@ -7,11 +7,11 @@ from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.clock import now_utc
-from portal.extensions import db
+from portal.extensions import Model
 from portal.models.types import UTCDateTime
 
 
-class PurgeRun(db.Model):
+class PurgeRun(Model):
     __tablename__ = "purge_runs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -25,7 +25,7 @@ class PurgeRun(db.Model):
     errors: Mapped[list] = mapped_column(JSON, default=list)
 
 
-class PurgeRecord(db.Model):
+class PurgeRecord(Model):
     """Tombstone of a deleted case or company: what, which rule, the dates that made it due — no content."""
 
     __tablename__ = "purge_records"
@@ -41,7 +41,7 @@ class PurgeRecord(db.Model):
     deleted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
 
 
-class ContinuedStorage(db.Model):
+class ContinuedStorage(Model):
     """継続保管 (第11条の2): requested by a party, effective once staff record the fee as paid."""
 
     __tablename__ = "continued_storage"

@@ -1,0 +1,44 @@
+# Ukeoi: `make run` starts the portal with demo data; `make test` runs every test on SQLite and PostgreSQL.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1/ukeoi_test
+export TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: run test lint unit-sqlite unit-postgres e2e bench clean
+
+$(VENV)/.runtime: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.runtime
+	bash scripts/run.sh
+
+test: $(VENV)/.dev lint
+	$(PY) -m pytest -q -p no:cacheprovider
+	bash scripts/ensure_test_db.sh "$(TEST_DATABASE_URL)"
+	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(PY) -m pytest -q -p no:cacheprovider
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy portal/rules portal/services
+
+e2e: $(VENV)/.dev
+	$(PY) -m pytest -q -m e2e
+
+bench: $(VENV)/.dev
+	@mkdir -p bench/out
+	$(PY) bench/web_latency.py | tee bench/out/web_latency.jsonl
+	$(PY) bench/signing.py | tee bench/out/signing.jsonl
+	$(PY) bench/purge.py | tee bench/out/purge.jsonl
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
