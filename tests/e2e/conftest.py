@@ -1,0 +1,128 @@
+"""Browser tests: the real portal (gunicorn + RQ worker) in subprocesses, driven by Playwright with
+Debian's chromium. The server has its own instance folder and database, seeded with demo data."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+E2E_REDIS = os.environ.get("E2E_REDIS_URL", "redis://127.0.0.1:6379/14")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _database_url(instance: Path) -> str:
+    """SQLite in the instance folder, or a fresh PostgreSQL database beside TEST_DATABASE_URL's."""
+    base = os.environ.get("TEST_DATABASE_URL", "")
+    if not base.startswith("postgresql"):
+        return f"sqlite:///{instance / 'e2e.db'}"
+    url = make_url(base)
+    name = f"{url.database}_e2e"
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def _wait_for(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310  (loopback)
+                return
+        except OSError:
+            time.sleep(0.25)
+    raise RuntimeError(f"portal did not start at {url}")
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    """Base URL of a running portal with demo data; web and worker are stopped at the end."""
+    instance = tmp_path_factory.mktemp("e2e-instance")
+    Redis.from_url(E2E_REDIS).flushdb()
+    port = _free_port()
+    env = {
+        **os.environ,
+        "UKEOI_INSTANCE": str(instance),
+        "DATABASE_URL": _database_url(instance),
+        "REDIS_URL": E2E_REDIS,
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "FLASK_APP": "wsgi",
+    }
+    env.pop("TEST_DATABASE_URL", None)
+    subprocess.run([BIN / "flask", "portal", "init"], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run([BIN / "flask", "portal", "seed-demo"], cwd=ROOT, env=env, check=True, capture_output=True)
+    logs = instance / "logs"
+    logs.mkdir()
+    procs = [
+        subprocess.Popen(  # noqa: S603
+            [BIN / "gunicorn", "--workers", "2", "--threads", "4", "--bind", f"127.0.0.1:{port}", "wsgi:app"],
+            cwd=ROOT, env=env, stdout=open(logs / "web.log", "w"), stderr=subprocess.STDOUT,  # noqa: SIM115
+        ),
+        subprocess.Popen(  # noqa: S603
+            [BIN / "python", "worker.py"],
+            cwd=ROOT, env=env, stdout=open(logs / "worker.log", "w"), stderr=subprocess.STDOUT,  # noqa: SIM115
+        ),
+    ]  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_for(base + "/login")
+        yield base
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server, locale="ja-JP")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
