@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 from flask_migrate import upgrade
 
 from portal.extensions import db
-from portal.services import audit, health
+from portal.services import audit, health, integrity
 
 portal_cli = AppGroup("portal", help="Ukeoi operations.")
 
@@ -61,3 +61,13 @@ def audit_verify_command() -> None:
     if problems:
         sys.exit(1)
     click.echo("audit trail intact")
+
+
+@portal_cli.command("rehash")
+def rehash_command() -> None:
+    """Re-hash every stored original now; exit 1 and alert staff on any mismatch (R-STORE-1)."""
+    report = integrity.rehash_store()
+    db.session.commit()
+    click.echo(f"checked {report.checked}, mismatched {len(report.mismatched)}, missing {len(report.missing)}")
+    if not report.ok:
+        sys.exit(1)

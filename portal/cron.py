@@ -16,3 +16,4 @@ from portal import jobs
 rq.cron.Queue = functools.partial(Queue, serializer=JSONSerializer)  # type: ignore[misc]
 
 cron.register(jobs.reconcile_outbox, "default", interval=60)
+cron.register(jobs.rehash_store, "maintenance", cron="30 2 * * *", job_timeout=6 * 3600)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, has_request_context, jsonify, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm.exc import StaleDataError
@@ -53,7 +53,8 @@ def init_app(app: Flask) -> None:
 
 
 def _current_company():
-    if current_user.is_authenticated:
+    """The logged-in user's company; None outside a request (mail rendered by a job)."""
+    if has_request_context() and current_user.is_authenticated:
         return current_user.company
     return None
 
