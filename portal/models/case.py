@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -9,6 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal.clock import now_utc
 from portal.extensions import Model
 from portal.models.types import UTCDateTime
+
+if TYPE_CHECKING:
+    from portal.models.company import Company
 
 # draft → waiting → complete, plus returned and withdrawn (ARCHITECTURE "Data and state").
 CASE_STATUSES = ("draft", "waiting", "returned", "withdrawn", "complete")
@@ -54,6 +58,8 @@ class Case(Model):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_on: Mapped[date | None] = mapped_column(index=True)  # JST day of completion
     return_reason: Mapped[str | None] = mapped_column(Text)
+    returned_by_company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     extended_until: Mapped[date | None]  # 継続保管 bought up to and including this day
     legal_hold: Mapped[bool] = mapped_column(default=False)
     # Denormalised from rules/retention.py on every change so the purge finds due cases by index.
@@ -93,9 +99,12 @@ class Party(Model):
     signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     signer_name: Mapped[str | None] = mapped_column(String(100))
     certificate_serial: Mapped[str | None] = mapped_column(String(64))
+    # Why the last signing attempt was refused for good (e.g. a revoked certificate); shown to the party.
+    sign_error: Mapped[str | None] = mapped_column(Text)
     delete_agreed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # 削除合意
 
     case: Mapped[Case] = relationship(back_populates="parties")
+    company: Mapped[Company] = relationship()
 
     @property
     def field_name(self) -> str:
@@ -109,7 +118,9 @@ class Document(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
-    role: Mapped[str] = mapped_column(String(12))  # main | attachment | signed
+    # main | attachment (uploaded or generated) | prepared (main + empty signature fields, the base
+    # of a revision's signatures) | signed (after party signed_by_position) | sealed (B-LTA, final)
+    role: Mapped[str] = mapped_column(String(12))
     label: Mapped[str] = mapped_column(String(100), default="")  # 契約書, 約款, 見積書, 図面 …
     filename: Mapped[str] = mapped_column(String(255), default="")
     sha256: Mapped[str] = mapped_column(String(64), index=True)
@@ -117,6 +128,8 @@ class Document(Model):
     page_count: Mapped[int]
     revision: Mapped[int] = mapped_column(default=1)
     signed_by_position: Mapped[int | None]  # for role=signed: after which party's signature
+    # A draft's document replaced or removed before sending: the row and the bytes stay (evidence).
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
 
     case: Mapped[Case] = relationship(back_populates="documents")
