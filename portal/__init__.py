@@ -83,6 +83,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def _init_mail(app: Flask) -> None:
+    # Flask-Mailman reads MAIL_BACKEND ("smtp" | "file" | …), MAIL_FILE_PATH and MAIL_TIMEOUT; without
+    # a timeout a silent SMTP server would hold a mail job forever. services/notify.py re-reads these
+    # at send time, so a changed MAIL_FILE_PATH (tests) is honoured.
+    app.config.setdefault("MAIL_TIMEOUT", 30)
     if app.config.get("MAIL_SERVER"):
         app.config["MAIL_BACKEND"] = "smtp"
     else:

@@ -13,7 +13,8 @@ from contextlib import contextmanager
 from flask import Flask, current_app, has_app_context
 
 from portal.extensions import db
-from portal.services import outbox
+from portal.models import SentNotice
+from portal.services import notify, outbox
 
 _app: Flask | None = None
 _pid: int | None = None
@@ -45,3 +46,23 @@ def reconcile_outbox() -> int:
         count = outbox.reconcile()
         db.session.commit()
         return count
+
+
+def send_mail(outbox_id: int) -> None:
+    """Deliver one queued notice (outbox kind "mail"); a failure is recorded and re-raised for RQ's retry."""
+    with job_app():
+        item = outbox.claim(outbox_id)
+        if item is None:
+            return
+        notice_id = item.ref_id
+        try:
+            notice = db.session.get(SentNotice, notice_id)
+            if notice is not None:
+                notify.deliver(notice)
+            outbox.finish(item)
+            db.session.commit()
+        except Exception as exc:
+            outbox.release_after_failure(outbox_id, exc)
+            notify.record_error(notice_id, exc)
+            db.session.commit()
+            raise
