@@ -94,6 +94,11 @@ class _KeyPair:
 class PortalPKI:
     """The portal CA on disk. Construct once per process; keys are decrypted lazily and cached."""
 
+    # Key sizes of newly generated keys; tests lower them to save key generation time.
+    root_key_bits = ROOT_KEY_BITS
+    ca_key_bits = CA_KEY_BITS
+    company_key_bits = COMPANY_KEY_BITS
+
     def __init__(self, directory: Path, passphrase: bytes, public_base_url: str = "http://127.0.0.1:5000"):
         self.directory = Path(directory)
         self.passphrase = passphrase
@@ -130,7 +135,7 @@ class PortalPKI:
         return created
 
     def _make_root(self, now: datetime) -> _KeyPair:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=ROOT_KEY_BITS)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=self.root_key_bits)
         name = _name(common_name="Ukeoi Root CA")
         builder = _base_builder(name, name, key.public_key(), now, years=ROOT_YEARS)
         builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
@@ -142,7 +147,7 @@ class PortalPKI:
 
     def _make_issuing(self, now: datetime) -> _KeyPair:
         root = self._load(_ROOT)
-        key = rsa.generate_private_key(public_exponent=65537, key_size=CA_KEY_BITS)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=self.ca_key_bits)
         name = _name(common_name="Ukeoi Issuing CA")
         builder = _issued_builder(name, key, root, now, years=ISSUING_YEARS)
         builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
@@ -151,7 +156,7 @@ class PortalPKI:
 
     def _make_tsa(self, now: datetime) -> _KeyPair:
         issuing = self._load(_ISSUING)
-        key = rsa.generate_private_key(public_exponent=65537, key_size=CA_KEY_BITS)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=self.ca_key_bits)
         name = _name(common_name="Ukeoi Timestamping Authority")
         builder = _issued_builder(name, key, issuing, now, years=TSA_YEARS)
         builder = builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
@@ -170,7 +175,7 @@ class PortalPKI:
         """Issue a signing certificate (R-ACC-4): O/CN = company name, serialNumber = 法人番号, C=JP."""
         now = now or now_utc()
         issuing = self._load(_ISSUING)
-        key = rsa.generate_private_key(public_exponent=65537, key_size=COMPANY_KEY_BITS)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=self.company_key_bits)
         name = x509.Name(
             [
                 x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),

@@ -100,7 +100,7 @@ def page_count(pdf: bytes) -> int:
 def inspect_upload(pdf: bytes, max_bytes: int) -> PdfInfo:
     """Check that `pdf` is a PDF we can sign: parseable, unencrypted, unsigned, 1+ pages, not too large."""
     if len(pdf) > max_bytes:
-        raise InvalidPdf(f"ファイルが大きすぎます（上限 {max_bytes // (1024 * 1024)}MB）。")
+        raise InvalidPdf(f"ファイルが大きすぎます（上限 {_size_label(max_bytes)}）。")
     if not pdf.lstrip()[:5].startswith(b"%PDF-"):
         raise InvalidPdf("PDFファイルではありません。")
     try:
@@ -118,6 +118,10 @@ def inspect_upload(pdf: bytes, max_bytes: int) -> PdfInfo:
     if signed:
         raise InvalidPdf("電子署名済みのPDFは登録できません。署名前のPDFを登録してください。")
     return PdfInfo(page_count=count)
+
+
+def _size_label(size: int) -> str:
+    return f"{size // (1024 * 1024)}MB" if size >= 1024 * 1024 else f"{size // 1024}KB"
 
 
 # ---------------------------------------------------------------------- fields
@@ -161,15 +165,21 @@ def signature_boxes(page_box: tuple[float, float, float, float], count: int) -> 
 
 def _page_box(writer: IncrementalPdfFileWriter, page_index: int) -> tuple[float, float, float, float]:
     page = writer.find_page_for_modification(page_index)[0].get_object()
-    box = page.get("/CropBox") or _inherited(page, "/MediaBox")
+    box = _inherited(page, "/CropBox") or _inherited(page, "/MediaBox")
+    if box is None or len(box) != 4:
+        raise InvalidPdf("PDFのページサイズを読み取れません。")
     llx, lly, urx, ury = (float(value) for value in box)
     return min(llx, urx), min(lly, ury), max(llx, urx), max(lly, ury)
 
 
-def _inherited(node: generic.DictionaryObject, key: str) -> generic.PdfObject:
+def _inherited(node: generic.DictionaryObject, key: str) -> generic.ArrayObject | None:
+    """A page attribute, looked up through the page tree as PDF inheritance works."""
     while key not in node:
+        if "/Parent" not in node:
+            return None
         node = node["/Parent"]
-    return node[key]
+    value = node[key]
+    return value if isinstance(value, generic.ArrayObject) else None
 
 
 # ---------------------------------------------------------------------- signing

@@ -34,6 +34,16 @@ class TimestampUnavailable(RuntimeError):
     """No timestamp authority answered; the signing job must fail (and retry later)."""
 
 
+class TimeStampResponse(core.Sequence):
+    """RFC 3161 TimeStampResp. asn1crypto's own class makes the token mandatory, so it can neither
+    encode nor parse a rejection; this one has it optional, as the RFC says."""
+
+    _fields = [
+        ("status", tsp.PKIStatusInfo),
+        ("time_stamp_token", cms.ContentInfo, {"optional": True}),
+    ]
+
+
 class _BadRequest(ValueError):
     def __init__(self, fail_info: str, message: str):
         super().__init__(message)
@@ -73,7 +83,7 @@ class InternalTimeStamper(TimeStamper):
         try:
             imprint = _checked_imprint(req)
         except _BadRequest as exc:
-            return _rejection(exc.fail_info, str(exc))
+            return tsp.TimeStampResp({"status": _rejection_status(exc.fail_info, str(exc))})
         token = self._token(imprint, req["nonce"].native, self.clock())
         granted = tsp.PKIStatusInfo({"status": "granted"})
         return tsp.TimeStampResp({"status": granted, "time_stamp_token": token})
@@ -89,8 +99,12 @@ class InternalTimeStamper(TimeStamper):
             req = tsp.TimeStampReq.load(query_der)
             req.native  # force a full parse so malformed input is rejected here  # noqa: B018
         except (ValueError, TypeError, OverflowError):
-            return _rejection("bad_data_format", "malformed TimeStampReq").dump()
-        return self.request_tsa_response(req).dump()
+            return TimeStampResponse({"status": _rejection_status("bad_data_format", "malformed request")}).dump()
+        response = self.request_tsa_response(req)
+        status = response["status"]
+        if status["status"].native != "granted":
+            return TimeStampResponse({"status": status}).dump()
+        return TimeStampResponse({"status": status, "time_stamp_token": response["time_stamp_token"]}).dump()
 
     # token construction ------------------------------------------------------------
 
@@ -194,11 +208,10 @@ def _checked_imprint(req: tsp.TimeStampReq) -> tsp.MessageImprint:
     return imprint
 
 
-def _rejection(fail_info: str, message: str) -> tsp.TimeStampResp:
-    status = tsp.PKIStatusInfo(
+def _rejection_status(fail_info: str, message: str) -> tsp.PKIStatusInfo:
+    return tsp.PKIStatusInfo(
         {"status": "rejection", "status_string": [message], "fail_info": tsp.PKIFailureInfo({fail_info})}
     )
-    return tsp.TimeStampResp({"status": status})
 
 
 def _digest(algorithm: str, data: bytes) -> bytes:
