@@ -10,7 +10,8 @@ The life of a contract PDF:
 3. `sign_as_party` once per party in order: party 1 certifies (DocMDP: form filling and signatures
    only), the others approve; each is PAdES B-T (signature timestamp) in its own incremental update.
 4. `seal_lta` after the last party: one revision with a DSS (certificates and CRLs of every signature
-   and timestamp), then a document timestamp → PAdES B-LTA.
+   and its timestamp) and a document timestamp, then a DSS update with the document timestamp's own
+   validation data (VRI) → PAdES B-LTA.
 
 Signing refuses to produce output without a timestamp: a `TimestampUnavailable` from the timestamper
 propagates unchanged.

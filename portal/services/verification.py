@@ -13,6 +13,7 @@ import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from asn1crypto import x509
 from pyhanko.pdf_utils.decode_limits import DecodePurpose
@@ -30,31 +31,34 @@ from pyhanko.sign.validation.status import PdfSignatureStatus, TimestampSignatur
 from portal.services.pki import make_validation_context
 from portal.services.signing import InvalidPdf
 
+# What a malformed or unsupported signature can raise while being read or validated.
+_VALIDATION_ERRORS = (SignatureValidationError, PdfError, ValueError, KeyError, TypeError)
+
 
 @dataclass(frozen=True)
 class SignatureReport:
-    """One party's signature."""
+    """One party's signature. The defaults describe a signature that could not be validated at all."""
 
     field_name: str
-    signer_subject: str
-    company: str | None  # O of the signer certificate
-    corporate_number: str | None  # serialNumber (法人番号) of the signer certificate
-    certificate_serial: str  # lowercase hex
-    certificate_not_after: datetime
-    certification: bool  # the first signature, carrying DocMDP
-    docmdp_permission: str | None  # e.g. "FILL_FORMS" on the certification signature
-    signing_time: datetime | None  # from the signature timestamp (trusted time), else None
-    tsa_name: str | None
-    timestamp_ok: bool
-    intact: bool  # the signed bytes are unchanged
-    valid: bool  # the cryptographic signature checks out
-    trusted: bool  # the certificate chains to a trust root, is in its validity period and not revoked
-    revoked: bool
-    revoked_at: datetime | None
-    modification_level: str | None
-    coverage: str | None
-    docmdp_ok: bool | None
-    bottom_line: bool
+    signer_subject: str = ""
+    company: str | None = None  # O of the signer certificate
+    corporate_number: str | None = None  # serialNumber (法人番号) of the signer certificate
+    certificate_serial: str = ""  # lowercase hex
+    certificate_not_after: datetime | None = None
+    certification: bool = False  # the first signature, carrying DocMDP
+    docmdp_permission: str | None = None  # e.g. "FILL_FORMS" on the certification signature
+    signing_time: datetime | None = None  # from the signature timestamp (trusted time)
+    tsa_name: str | None = None
+    timestamp_ok: bool = False
+    intact: bool = False  # the signed bytes are unchanged
+    valid: bool = False  # the cryptographic signature checks out
+    trusted: bool = False  # chains to a trust root, within validity, not revoked
+    revoked: bool = False
+    revoked_at: datetime | None = None
+    modification_level: str | None = None  # what changed after signing, e.g. "FORM_FILLING"
+    coverage: str | None = None  # e.g. "ENTIRE_REVISION"
+    docmdp_ok: bool | None = None
+    bottom_line: bool = False  # pyHanko's overall judgement, and a signature timestamp is present
     problem: str | None = None  # AdES sub-indication or validation error, when something failed
 
 
@@ -63,13 +67,13 @@ class TimestampReport:
     """A document timestamp (the B-LTA archive timestamp)."""
 
     field_name: str
-    time: datetime | None
-    tsa_name: str | None
-    intact: bool
-    trusted: bool
-    modification_level: str | None
-    coverage: str | None
-    bottom_line: bool
+    time: datetime | None = None
+    tsa_name: str | None = None
+    intact: bool = False
+    trusted: bool = False
+    modification_level: str | None = None
+    coverage: str | None = None
+    bottom_line: bool = False
     problem: str | None = None
 
 
@@ -124,11 +128,14 @@ def _open(pdf: bytes) -> PdfFileReader:
         if reader.encrypted:
             raise InvalidPdf("パスワードで保護されたPDFは検証できません。")
         reader.root["/Pages"]  # noqa: B018 - fail here on a broken file, not halfway through
-        reader.embedded_signatures  # noqa: B018
     except InvalidPdf:
         raise
-    except (PdfError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+    except (PdfError, *_VALIDATION_ERRORS, AttributeError, IndexError) as exc:
         raise InvalidPdf("PDFファイルが壊れているため読み込めません。") from exc
+    try:
+        reader.embedded_signatures  # noqa: B018 - pyHanko parses every signature's CMS here
+    except (PdfError, *_VALIDATION_ERRORS, AttributeError, IndexError) as exc:
+        raise InvalidPdf("署名データが壊れているため検証できません。") from exc
     return reader
 
 
@@ -166,50 +173,18 @@ def _read_dss(reader: PdfFileReader) -> DocumentSecurityStore | None:
 
 
 async def _signature_report(sig: EmbeddedPdfSignature, context) -> SignatureReport:
-    cert = sig.signer_cert
-    subject = cert.subject.native
-    docmdp = sig.docmdp_level
-    certification = _is_certification(sig)
+    identity = _identity(sig)
     try:
         vc = context()
         status: PdfSignatureStatus = await async_validate_pdf_signature(
             sig, signer_validation_context=vc, ts_validation_context=vc
         )
-    except (SignatureValidationError, PdfError, ValueError) as exc:
-        return SignatureReport(
-            field_name=sig.field_name,
-            signer_subject=cert.subject.human_friendly,
-            company=subject.get("organization_name"),
-            corporate_number=subject.get("serial_number"),
-            certificate_serial=format(cert.serial_number, "x"),
-            certificate_not_after=cert.not_valid_after,
-            certification=certification,
-            docmdp_permission=docmdp.name if docmdp and certification else None,
-            signing_time=None,
-            tsa_name=None,
-            timestamp_ok=False,
-            intact=False,
-            valid=False,
-            trusted=False,
-            revoked=False,
-            revoked_at=None,
-            modification_level=None,
-            coverage=None,
-            docmdp_ok=None,
-            bottom_line=False,
-            problem=str(exc),
-        )
+    except _VALIDATION_ERRORS as exc:
+        return SignatureReport(**identity, problem=str(exc) or type(exc).__name__)
     ts = status.timestamp_validity
     revocation = status.revocation_details
     return SignatureReport(
-        field_name=sig.field_name,
-        signer_subject=cert.subject.human_friendly,
-        company=subject.get("organization_name"),
-        corporate_number=subject.get("serial_number"),
-        certificate_serial=format(cert.serial_number, "x"),
-        certificate_not_after=cert.not_valid_after,
-        certification=certification,
-        docmdp_permission=docmdp.name if docmdp and certification else None,
+        **identity,
         signing_time=ts.timestamp if ts else None,
         tsa_name=_tsa_name(ts),
         timestamp_ok=bool(ts and ts.intact and ts.valid and ts.trusted),
@@ -226,21 +201,32 @@ async def _signature_report(sig: EmbeddedPdfSignature, context) -> SignatureRepo
     )
 
 
+def _identity(sig: EmbeddedPdfSignature) -> dict[str, Any]:
+    """Who signed and how, as far as the signature object can be read at all."""
+    identity: dict[str, Any] = {"field_name": sig.field_name}
+    try:
+        certification = _is_certification(sig)
+        docmdp = sig.docmdp_level
+        identity.update(certification=certification, docmdp_permission=_name(docmdp) if certification else None)
+        cert = sig.signer_cert
+    except _VALIDATION_ERRORS:
+        return identity
+    subject = cert.subject.native
+    identity.update(
+        signer_subject=cert.subject.human_friendly,
+        company=subject.get("organization_name"),
+        corporate_number=subject.get("serial_number"),
+        certificate_serial=format(cert.serial_number, "x"),
+        certificate_not_after=cert.not_valid_after,
+    )
+    return identity
+
+
 async def _timestamp_report(sig: EmbeddedPdfSignature, context) -> TimestampReport:
     try:
         status = await async_validate_pdf_timestamp(sig, validation_context=context())
-    except (SignatureValidationError, PdfError, ValueError) as exc:
-        return TimestampReport(
-            field_name=sig.field_name,
-            time=None,
-            tsa_name=None,
-            intact=False,
-            trusted=False,
-            modification_level=None,
-            coverage=None,
-            bottom_line=False,
-            problem=str(exc),
-        )
+    except _VALIDATION_ERRORS as exc:
+        return TimestampReport(field_name=sig.field_name, problem=str(exc) or type(exc).__name__)
     return TimestampReport(
         field_name=sig.field_name,
         time=status.timestamp,

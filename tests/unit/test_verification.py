@@ -144,3 +144,12 @@ def test_r_case_4_garbage_is_refused_as_invalid_pdf(pki, data):
     with pytest.raises(InvalidPdf) as refused:
         _verify(pki, data)
     assert refused.value.message_ja
+
+
+def test_r_case_4_an_unreadable_signature_is_refused_with_a_reason(pki, signed):
+    """If a signature's CMS blob is garbage, is the file refused saying the signature data is broken?"""
+    pdf = signed["party1"]
+    start = pdf.index(b"/Contents <") + len(b"/Contents <")
+    end = pdf.index(b">", start)
+    with pytest.raises(InvalidPdf, match="署名データが壊れている"):
+        _verify(pki, pdf[:start] + b"0" * (end - start) + pdf[end:])
