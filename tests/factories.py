@@ -9,7 +9,7 @@ import itertools
 from datetime import date
 
 from portal.extensions import db
-from portal.models import Company, Contract, ContractTerm, User
+from portal.models import Case, Company, Contract, ContractTerm, Document, Party, User
 from portal.rules import terms
 from portal.services import accounts
 
@@ -76,3 +76,51 @@ def user(company: Company | None = None, role: str = "contact", **overrides) -> 
 
 def staff(role: str = "staff", **overrides) -> User:
     return user(None, role=role, **overrides)
+
+
+def case(parties: list[Company], status: str = "draft", documents: int = 1, **overrides) -> Case:
+    """A case between `parties` (the first is the originator) with `documents` PDFs in the store.
+
+    For status "complete" pass completed_on (a date); last_update (an aware datetime) defaults to
+    now. purge_due_on is derived the way the services do it."""
+    from datetime import UTC, datetime
+
+    from portal.services import retention
+    from portal.services.storage import get_store
+
+    n = next(_seq)
+    fields = dict(
+        number=f"C{n:08d}",
+        title=f"テスト工事{n} 請負契約",
+        originator_company_id=parties[0].id,
+        status=status,
+        construction_name=f"テスト工事{n}",
+        construction_site="東京都千代田区千代田1-1",
+        period_start=date(2026, 5, 1),
+        period_end=date(2026, 9, 30),
+        amount_excl_tax=1_000_000,
+        tax_amount=100_000,
+        amount_incl_tax=1_100_000,
+        payment_terms="月末締め翌月末払い",
+        last_update=datetime.now(UTC),
+    )
+    fields.update(overrides)
+    if status == "complete" and fields.get("completed_on") is None:
+        raise ValueError("a complete case needs completed_on")
+    obj = Case(**fields)
+    db.session.add(obj)
+    db.session.flush()
+    for position, company_ in enumerate(parties, start=1):
+        db.session.add(Party(case_id=obj.id, company_id=company_.id, position=position, company_name=company_.name,
+                             status="signed" if status == "complete" else "pending"))
+    store = get_store()
+    for index in range(documents):
+        data = f"%PDF-1.7\n% test document {obj.number}/{index}\n%%EOF\n".encode()
+        digest = store.put(data)
+        db.session.add(Document(case_id=obj.id, role="main" if index == 0 else "attachment", sha256=digest,
+                                size=len(data), page_count=1, filename=f"{obj.number}-{index}.pdf"))
+    db.session.flush()
+    db.session.refresh(obj)
+    retention.refresh_purge_due(obj)
+    db.session.flush()
+    return obj
