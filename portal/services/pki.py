@@ -388,12 +388,17 @@ def make_validation_context(
     moment: datetime | None = None,
     allow_fetching: bool = False,
 ) -> ValidationContext:
-    """The one validation policy of the portal: trust only `trust_roots`, end entities need revocation info."""
+    """The one validation policy of the portal: trust only `trust_roots`, end entities need revocation info.
+
+    With `moment`, validation is point-in-time: certificates must have been valid and unrevoked at that
+    moment, and CRLs issued later count as evidence about it (their entries carry revocation dates).
+    """
     policy = CertRevTrustPolicy(
         RevocationCheckingPolicy(
             ee_certificate_rule=RevocationCheckingRule.CRL_OR_OCSP_REQUIRED,
             intermediate_ca_cert_rule=RevocationCheckingRule.CHECK_IF_DECLARED,
-        )
+        ),
+        retroactive_revinfo=moment is not None,
     )
     return ValidationContext(
         trust_roots=list(trust_roots),

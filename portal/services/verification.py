@@ -3,8 +3,11 @@
 The same function feeds the evidence report of a completed case and the public verification page.
 It returns plain data (dataclasses of str/bool/datetime); rendering is the caller's business.
 
-Validation runs "now" against the portal's trust roots and the CRLs given (plus those embedded in the
-document's DSS). Modification levels and coverage are pyHanko enum names, e.g. "FORM_FILLING".
+Validation is point-in-time, as PAdES intends: each signature is judged at the time of its own signature
+timestamp (so a certificate that expires or is revoked *later*, e.g. superseded on reissue, does not void
+contracts signed before), each document timestamp at the time of the next one, the last one now. Trust
+comes from the given roots; revocation data from the CRLs given plus those embedded in the DSS.
+Modification levels and coverage are pyHanko enum names, e.g. "FORM_FILLING".
 """
 from __future__ import annotations
 
@@ -15,10 +18,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from asn1crypto import x509
+from asn1crypto import cms, x509
 from pyhanko.pdf_utils.decode_limits import DecodePurpose
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.general import MultivaluedAttributeError, NonexistentAttributeError, find_unique_cms_attribute
 from pyhanko.sign.validation import (
     DocumentSecurityStore,
     EmbeddedPdfSignature,
@@ -27,6 +31,7 @@ from pyhanko.sign.validation import (
 )
 from pyhanko.sign.validation.errors import NoDSSFoundError, SignatureValidationError
 from pyhanko.sign.validation.status import PdfSignatureStatus, TimestampSignatureStatus
+from pyhanko_certvalidator import ValidationContext
 
 from portal.services.pki import make_validation_context
 from portal.services.signing import InvalidPdf
@@ -149,13 +154,22 @@ async def _verify(
     dss_crls = [ref.get_object().read_data(DecodePurpose.CRL) for ref in dss.crls] if dss else []
     dss_certs = list(dss.load_certs()) if dss else []
 
-    def context():  # a fresh context per signature: contexts cache validation results
+    def context_at(moment: datetime | None) -> ValidationContext:  # fresh per signature: contexts cache results
         return make_validation_context(
-            trust_roots, crls=[*crls, *dss_crls], other_certs=[*other_certs, *dss_certs]
+            trust_roots, crls=[*crls, *dss_crls], other_certs=[*other_certs, *dss_certs], moment=moment
         )
 
-    signatures = [await _signature_report(sig, context) for sig in reader.embedded_regular_signatures]
-    timestamps = [await _timestamp_report(sig, context) for sig in reader.embedded_timestamp_signatures]
+    signatures = [
+        await _signature_report(sig, context_at(_signature_timestamp_time(sig)))
+        for sig in reader.embedded_regular_signatures
+    ]
+    doc_timestamps = reader.embedded_timestamp_signatures
+    # Each archive timestamp is vouched for by the next one; the last one must hold now.
+    moments = [_token_time(ts.signed_data) for ts in doc_timestamps[1:]] + [None] if doc_timestamps else []
+    timestamps = [
+        await _timestamp_report(sig, context_at(moment))
+        for sig, moment in zip(doc_timestamps, moments, strict=True)
+    ]
     return VerificationReport(
         signatures=signatures,
         document_timestamps=timestamps,
@@ -172,10 +186,25 @@ def _read_dss(reader: PdfFileReader) -> DocumentSecurityStore | None:
         return None
 
 
-async def _signature_report(sig: EmbeddedPdfSignature, context) -> SignatureReport:
+def _signature_timestamp_time(sig: EmbeddedPdfSignature) -> datetime | None:
+    """The time in the signature's timestamp token (validated with the signature), if there is one."""
+    try:
+        token = find_unique_cms_attribute(sig.signer_info["unsigned_attrs"], "signature_time_stamp_token")
+    except (NonexistentAttributeError, MultivaluedAttributeError, *_VALIDATION_ERRORS):
+        return None
+    return _token_time(token["content"])
+
+
+def _token_time(signed_data: cms.SignedData) -> datetime | None:
+    try:
+        return signed_data["encap_content_info"]["content"].parsed["gen_time"].native
+    except _VALIDATION_ERRORS + (AttributeError,):
+        return None
+
+
+async def _signature_report(sig: EmbeddedPdfSignature, vc: ValidationContext) -> SignatureReport:
     identity = _identity(sig)
     try:
-        vc = context()
         status: PdfSignatureStatus = await async_validate_pdf_signature(
             sig, signer_validation_context=vc, ts_validation_context=vc
         )
@@ -222,9 +251,9 @@ def _identity(sig: EmbeddedPdfSignature) -> dict[str, Any]:
     return identity
 
 
-async def _timestamp_report(sig: EmbeddedPdfSignature, context) -> TimestampReport:
+async def _timestamp_report(sig: EmbeddedPdfSignature, vc: ValidationContext) -> TimestampReport:
     try:
-        status = await async_validate_pdf_timestamp(sig, validation_context=context())
+        status = await async_validate_pdf_timestamp(sig, validation_context=vc)
     except _VALIDATION_ERRORS as exc:
         return TimestampReport(field_name=sig.field_name, problem=str(exc) or type(exc).__name__)
     return TimestampReport(

@@ -1,6 +1,7 @@
 """The verification report behind the evidence download and the public verification page (R-CASE-4)."""
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -116,15 +117,49 @@ def test_r_case_4_a_foreign_root_is_not_trusted(pki, signed, tmp_path):
     assert not report.valid
 
 
-def test_r_case_4_a_revoked_certificate_is_reported_revoked(pki, certificates, signed):
-    """When a signer's certificate appears in the CRL, does the report say revoked and when?"""
-    revoked_at = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
-    crl = pki.build_crl([(certificates[1].serial, revoked_at, "key_compromise")])
+def _revoked_crl(pki: PortalPKI, serial: str, at: datetime, reason: str) -> bytes:
+    return pki.build_crl([(serial, at.replace(microsecond=0), reason)])
+
+
+def test_r_case_4_a_certificate_revoked_before_signing_is_reported_revoked(pki, certificates, signed):
+    """If the CRL dates a revocation before the signature's timestamp, does the report say revoked and when?"""
+    signed_at = _verify(pki, signed["party2"]).signatures[1].signing_time
+    revoked_at = signed_at.replace(microsecond=0) - timedelta(seconds=1)
+    crl = _revoked_crl(pki, certificates[1].serial, revoked_at, "key_compromise")
     report = _verify(pki, signed["party2"], crls=[crl])
     first, second = report.signatures
     assert first.trusted and not first.revoked
     assert second.revoked and not second.trusted and second.revoked_at == revoked_at
     assert not report.valid
+
+
+def test_r_case_4_a_later_revocation_does_not_void_earlier_contracts(pki, certificates, signed):
+    """After a certificate is revoked on reissue, do contracts it signed before still verify?"""
+    signed_at = _verify(pki, signed["party2"]).signatures[1].signing_time
+    later = signed_at.replace(microsecond=0) + timedelta(seconds=1)
+    report = _verify(pki, signed["party2"], crls=[_revoked_crl(pki, certificates[1].serial, later, "superseded")])
+    assert report.valid and not report.signatures[1].revoked
+
+
+def test_r_case_4_a_crl_issued_after_signing_is_accepted(pki, signed):
+    """Does the CRL the cron publishes after signing still vouch for the signing time?"""
+    later_crl = pki.build_crl([], now=datetime.now(UTC) + timedelta(minutes=10))
+    assert _verify(pki, signed["party2"], crls=[later_crl]).valid
+
+
+def test_r_case_4_a_certificate_that_expired_after_signing_still_verifies(pki):
+    """Is a signature judged at its timestamp, so the signer's certificate may expire afterwards?"""
+    expires_in = timedelta(seconds=2)
+    issued_at = datetime.now(UTC) - (timedelta(days=3 * 365 + 3 // 4) - expires_in)
+    cert = pki.issue_company_certificate("株式会社期限切れ", "3333333333333", now=issued_at)
+    assert cert.not_after - datetime.now(UTC) < expires_in
+    signer = pki.signer_for(cert.cert_pem, cert.key_pem_encrypted)
+    prepared = prepare_signature_fields(make_pdf(), ["当事者"])
+    pdf = sign_as_party(prepared, 1, 1, signer, InternalTimeStamper.from_pki(pki), StampText("期限", "太郎", SIGNED_AT))
+    time.sleep(max(0.0, (cert.not_after - datetime.now(UTC)).total_seconds()) + 0.1)
+    [sig] = _verify(pki, pdf).signatures
+    assert sig.signing_time < cert.not_after < datetime.now(UTC)
+    assert sig.trusted and sig.bottom_line
 
 
 def test_r_case_4_a_pdf_without_signatures_says_so(pki):
