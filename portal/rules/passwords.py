@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from enum import Enum
+from enum import StrEnum
 
 from .dates import require_date
 
 
-class PasswordAge(str, Enum):
+class PasswordAge(StrEnum):
     VALID = "valid"  # nothing to say
     WARNING = "warning"  # expires soon: show the banner
     EXPIRED = "expired"  # must change at login

@@ -1,30 +1,90 @@
-from flask import flash, redirect, render_template, request, url_for
+"""Login, logout, password change and the emailed reset link (R-ACC-1, R-ACC-2, 第15条)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, g, has_request_context, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import select
 
 from portal.blueprints.auth import bp
-from portal.blueprints.auth.forms import LoginForm
-from portal.extensions import db
-from portal.models import User
+from portal.blueprints.auth.actor import request_actor
+from portal.blueprints.auth.forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, ResetPasswordForm
+from portal.extensions import client_ip, db, limiter
 from portal.services import accounts
 
 GENERIC_FAILURE = "ユーザーIDまたはパスワードが正しくありません。"
+# While a password must be changed, only these endpoints (and the public blueprint) stay reachable.
+OPEN_WHILE_CHANGE_REQUIRED = {
+    "static",
+    "auth.change_password",
+    "auth.logout",
+    "auth.forgot_password",
+    "auth.reset_password",
+}
+
+
+def _config_value(name: str):
+    return lambda: current_app.config[name]
+
+
+def _login_id_key() -> str:
+    """Per-account limit key: the submitted ID (case-folded), whether or not it exists."""
+    return "account:" + ((request.form.get("login_id") or "").strip().casefold()[:64] or "-")
+
+
+def _identifier_key() -> str:
+    return "reset:" + ((request.form.get("identifier") or "").strip().casefold()[:254] or "-")
+
+
+def _ip_key() -> str:
+    return "ip:" + client_ip()
+
+
+def _login_failed(response) -> bool:
+    """Only wrong ID/password attempts count against the limits; a successful login costs nothing."""
+    return bool(g.get("login_failed"))
+
+
+def _safe_next(target: str | None) -> str | None:
+    """A same-site path from ?next=, never another host (open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else None
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(
+    _config_value("LOGIN_LIMIT_PER_ACCOUNT"), key_func=_login_id_key, methods=["POST"], deduct_when=_login_failed
+)
+@limiter.limit(_config_value("LOGIN_LIMIT_PER_IP"), key_func=_ip_key, methods=["POST"], deduct_when=_login_failed)
 def login():
-    """Log in with user ID and password. A failure never says whether the ID exists."""
+    """Log in with user ID and password; a new server-side session on success.
+
+    A wrong ID or password gives one generic message; too many failures for one ID or from one
+    address give 429. An ID that may not log in (disabled, suspended, company blocked) is told so,
+    but only once the password was right."""
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = db.session.scalar(select(User).where(User.login_id == form.login_id.data))
-        if accounts.verify_password(user, form.password.data) and user.active and user.suspended_at is None:
-            accounts.start_session(user, request.remote_addr, request.user_agent.string)
+        try:
+            user = accounts.authenticate(form.login_id.data, form.password.data, request_actor())
+        except accounts.LoginFailed:
+            db.session.commit()  # the audit record of the failure
+            g.login_failed = True
+            form.form_errors.append(GENERIC_FAILURE)
+        except accounts.LoginRefused as exc:
+            db.session.commit()
+            form.form_errors.append(exc.message)
+        else:
+            accounts.start_session(user, client_ip(), request.user_agent.string)
             db.session.commit()
             login_user(user)
-            return redirect(url_for("home.index"))
-        form.password.errors.append(GENERIC_FAILURE)
+            if accounts.password_change_reason(user):
+                return redirect(url_for("auth.change_password"))
+            return redirect(_safe_next(request.args.get("next")) or url_for("home.index"))
     return render_template("auth/login.html", form=form)
 
 
@@ -37,3 +97,91 @@ def logout():
     logout_user()
     flash("ログアウトしました。", "success")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/password/change", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """Change one's own password (forced after a temporary password or expiry); other sessions end."""
+    reason = accounts.password_change_reason(current_user)
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            accounts.change_password(
+                current_user,
+                form.current_password.data,
+                form.new_password.data,
+                keep_session=current_user.login_session.id,
+                actor=request_actor(),
+            )
+        except accounts.PasswordRejected as exc:
+            db.session.rollback()
+            getattr(form, exc.field).errors.extend(exc.problems)
+        else:
+            db.session.commit()
+            flash("パスワードを変更しました。ほかの端末でのログインは終了しました。", "success")
+            return redirect(url_for("home.index"))
+    state = accounts.password_state(current_user) if not current_user.must_change_password else None
+    return render_template("auth/change_password.html", form=form, reason=reason, state=state)
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit(_config_value("PASSWORD_RESET_LIMIT_PER_ACCOUNT"), key_func=_identifier_key, methods=["POST"])
+@limiter.limit(_config_value("PASSWORD_RESET_LIMIT_PER_IP"), key_func=_ip_key, methods=["POST"])
+def forgot_password():
+    """Ask for a reset link by user ID or email. The answer is the same whether or not it exists."""
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        accounts.request_password_reset(form.identifier.data, request_actor())
+        db.session.commit()
+        return render_template("auth/forgot_sent.html", minutes=current_app.config["PASSWORD_RESET_MINUTES"])
+    return render_template("auth/forgot_password.html", form=form)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@limiter.limit(_config_value("PASSWORD_RESET_LIMIT_PER_IP"), key_func=_ip_key, methods=["POST"])
+def reset_password(token: str):
+    """Set a new password through an emailed link: single use, expiring; every session ends.
+
+    An unknown, used or expired link gets a 400 page saying so, and nothing changes."""
+    try:
+        user = accounts.reset_link_user(token)
+    except accounts.ResetLinkInvalid as exc:
+        return render_template("auth/reset_invalid.html", message=exc.message), 400
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            accounts.reset_password(token, form.new_password.data, request_actor())
+        except accounts.PasswordRejected as exc:
+            db.session.rollback()
+            form.new_password.errors.extend(exc.problems)
+        except accounts.ResetLinkInvalid as exc:
+            return render_template("auth/reset_invalid.html", message=exc.message), 400
+        else:
+            db.session.commit()
+            logout_user()
+            flash("新しいパスワードを設定しました。新しいパスワードでログインしてください。", "success")
+            return redirect(url_for("auth.login"))
+    return render_template("auth/reset_password.html", form=form, user=user, token=token)
+
+
+@bp.before_app_request
+def require_password_change():
+    """App-wide: a user with a temporary or expired password goes to the change page first."""
+    if request.endpoint in OPEN_WHILE_CHANGE_REQUIRED or request.blueprint == "public" or request.endpoint is None:
+        return None
+    if current_user.is_authenticated and accounts.password_change_reason(current_user):
+        return redirect(url_for("auth.change_password"))
+    return None
+
+
+@bp.app_context_processor
+def password_expiry_notice():
+    """`password_warning` for the banner in base.html: the state while the password expires soon."""
+
+    def warning():
+        if not has_request_context() or not current_user.is_authenticated:
+            return None
+        return accounts.expiry_warning(current_user)
+
+    return {"password_warning": warning}
