@@ -143,3 +143,23 @@ def staff_admin(ctx):
     user = factories.staff(role="staff_admin", login_id="admin1")
     db.session.commit()
     return user
+
+
+@pytest.fixture
+def run_jobs(app):
+    """Run every queued RQ job now, in this process: a real SimpleWorker (JSON serializer, burst)
+    on the real Redis, inside an app context of its own (commit first: it sees only committed rows)."""
+    from rq import Queue, SimpleWorker
+    from rq.serializers import JSONSerializer
+
+    def run() -> SimpleWorker:
+        connection = Redis.from_url(app.config["REDIS_URL"])
+        queues = [Queue(name, connection=connection, serializer=JSONSerializer) for name in app.config["RQ_QUEUES"]]
+        worker = SimpleWorker(queues, connection=connection, serializer=JSONSerializer)
+        with app.app_context():
+            worker.work(burst=True)
+            db.session.remove()
+        return worker
+
+    return run
+
