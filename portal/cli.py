@@ -71,3 +71,41 @@ def rehash_command() -> None:
     click.echo(f"checked {report.checked}, mismatched {len(report.mismatched)}, missing {len(report.missing)}")
     if not report.ok:
         sys.exit(1)
+
+
+@portal_cli.command("purge")
+@click.option("--dry-run", is_flag=True, help="List what would be deleted, with rule and reason; change nothing.")
+@click.option("--today", "today_text", metavar="YYYY-MM-DD", help="Apply the rules as on this day (JST).")
+def purge_command(dry_run: bool, today_text: str | None) -> None:
+    """Delete cases and ended companies' data that the retention rules say are due (R-RET-4)."""
+    from datetime import date
+
+    from portal.clock import today_jst
+    from portal.services import purge
+
+    try:
+        today = date.fromisoformat(today_text) if today_text else today_jst()
+    except ValueError as exc:
+        raise click.BadParameter("use YYYY-MM-DD", param_hint="--today") from exc
+    if dry_run:
+        count = 0
+        for item in purge.plan(today):
+            count += 1
+            click.echo(f"{item.subject}\t{item.name}\t{item.rule}\t{item.why}")
+        db.session.rollback()
+        click.echo(f"dry run on {today.isoformat()}: {count} would be deleted", err=True)
+        return
+    try:
+        run = purge.run(today)
+    except purge.PurgeIncomplete as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    except purge.PurgeBusy as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    click.echo(
+        json.dumps(
+            {"run_id": run.id, "run_on": today.isoformat(), "cases": run.deleted_cases,
+             "companies": run.deleted_companies, "objects": run.deleted_objects},
+        )
+    )

@@ -66,3 +66,35 @@ def send_mail(outbox_id: int) -> None:
             notify.record_error(notice_id, exc)
             db.session.commit()
             raise
+
+
+def purge_daily() -> dict:
+    """Cron (daily): delete what the retention rules say is due today (R-RET-3, R-RET-4).
+    Raises when the run recorded errors, so RQ retries it; a retry resumes where it stopped."""
+    from portal.services import purge
+
+    with job_app():
+        run = purge.run()
+        return {"run_id": run.id, "cases": run.deleted_cases, "companies": run.deleted_companies,
+                "objects": run.deleted_objects}
+
+
+def send_retention_warnings() -> int:
+    """Cron (daily): warn the parties 90 and 30 days before a completed case is deleted (R-RET-4)."""
+    from portal.services import purge
+
+    with job_app():
+        count = purge.send_retention_warnings()
+        db.session.commit()
+        return count
+
+
+def renew_and_end_contracts() -> dict:
+    """Cron (daily, just after midnight JST): end contracts whose last day has passed, renew the
+    others whose term ended (R-TERM-1, R-TERM-2)."""
+    from portal.services import contracts
+
+    with job_app():
+        result = contracts.renew_and_end()
+        db.session.commit()
+        return result
