@@ -25,6 +25,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from fontTools import subset, ttLib
 from fontTools.ttLib.scaleUpem import scale_upem
@@ -36,8 +37,10 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.sign import fields, signers
+from pyhanko.sign.general import MultivaluedAttributeError, NonexistentAttributeError, find_unique_cms_attribute
 from pyhanko.sign.timestamps import TimeStamper
 from pyhanko.sign.validation.dss import DocumentSecurityStore, collect_validation_info
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator import ValidationContext
 
@@ -164,6 +167,12 @@ def signature_boxes(page_box: tuple[float, float, float, float], count: int) -> 
     return boxes
 
 
+def signature_area_height(party_count: int) -> int:
+    """How far up from the bottom of the last page the signature boxes reach, for generated contract PDFs."""
+    rows = math.ceil(max(party_count, 1) / BOX_COLUMNS)
+    return BOX_BOTTOM + rows * (BOX_HEIGHT + BOX_GAP) - BOX_GAP
+
+
 def _page_box(writer: IncrementalPdfFileWriter, page_index: int) -> tuple[float, float, float, float]:
     page = writer.find_page_for_modification(page_index)[0].get_object()
     box = _inherited(page, "/CropBox") or _inherited(page, "/MediaBox")
@@ -284,33 +293,62 @@ def _font_bytes(path: str) -> bytes:
 # ---------------------------------------------------------------------- B-LTA
 
 
-def seal_lta(pdf: bytes, validation_context: ValidationContext, timestamper: TimeStamper) -> bytes:
+class ValidationContextFactory(Protocol):
+    """Makes a validation context judging at `moment` (None: now), e.g. `PortalPKI.validation_context`."""
+
+    def __call__(self, *, moment: datetime | None = None) -> ValidationContext: ...
+
+
+def seal_lta(
+    pdf: bytes,
+    validation_context_at: ValidationContextFactory | ValidationContext,
+    timestamper: TimeStamper,
+) -> bytes:
     """Add a DSS with the validation data of every signature, then a document timestamp (PAdES B-LTA).
 
-    Every signer and TSA certificate is validated against `validation_context` on the way (a revoked or
-    untrusted one raises). Running it again on a sealed file renews the archive timestamp chain.
+    Pass a factory such as `pki.validation_context` (or a `functools.partial` of it with the CRLs):
+    each party's certificate is then validated at the time of its signature timestamp, so a certificate
+    revoked or reissued after that party signed does not block the seal. A single ValidationContext
+    validates everything now instead. A certificate revoked before its signature raises
+    (pyhanko_certvalidator's RevokedError). Running it again on a sealed file renews the archive chain.
     """
-    return asyncio.run(_seal_lta(pdf, validation_context, timestamper))
+    if isinstance(validation_context_at, ValidationContext):
+        fixed = validation_context_at
+        return asyncio.run(_seal_lta(pdf, lambda moment=None: fixed, timestamper))
+    return asyncio.run(_seal_lta(pdf, validation_context_at, timestamper))
 
 
-async def _seal_lta(pdf: bytes, validation_context: ValidationContext, timestamper: TimeStamper) -> bytes:
+async def _seal_lta(pdf: bytes, validation_context_at: ValidationContextFactory, timestamper: TimeStamper) -> bytes:
+    reader = _reader(pdf)
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    contexts: list[ValidationContext] = []
     try:
-        reader = _reader(pdf)
-        writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
         for embedded in reader.embedded_signatures:  # party signatures and earlier document timestamps
-            paths = await collect_validation_info(embedded, validation_context)
+            is_party = embedded.sig_object_type == "/Sig"
+            vc = validation_context_at(moment=signature_timestamp_time(embedded) if is_party else None)
+            contexts.append(vc)
+            paths = await collect_validation_info(embedded, vc)
             DocumentSecurityStore.supply_dss_in_writer(
-                writer,
-                embedded.pkcs7_content.hex().encode("ascii"),
-                paths=paths,
-                validation_context=validation_context,
+                writer, embedded.pkcs7_content.hex().encode("ascii"), paths=paths, validation_context=vc
             )
+        now_context = validation_context_at(moment=None)
+        contexts.append(now_context)
         out = await signers.PdfTimeStamper(timestamper).async_timestamp_pdf(
-            writer, MD_ALGORITHM, validation_context=validation_context
+            writer, MD_ALGORITHM, validation_context=now_context
         )
         return out.getvalue()
     finally:
-        await validation_context.aclose()
+        for vc in {id(vc): vc for vc in contexts}.values():
+            await vc.aclose()
+
+
+def signature_timestamp_time(sig: EmbeddedPdfSignature) -> datetime | None:
+    """The time in a signature's timestamp token (B-T), or None without one. Not validated here."""
+    try:
+        token = find_unique_cms_attribute(sig.signer_info["unsigned_attrs"], "signature_time_stamp_token")
+        return token["content"]["encap_content_info"]["content"].parsed["gen_time"].native
+    except (NonexistentAttributeError, MultivaluedAttributeError, ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 __all__ = [
@@ -323,6 +361,9 @@ __all__ = [
     "prepare_signature_fields",
     "seal_lta",
     "sign_as_party",
+    "ValidationContextFactory",
+    "signature_area_height",
     "signature_boxes",
+    "signature_timestamp_time",
     "stamp_text",
 ]

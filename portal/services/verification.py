@@ -22,7 +22,6 @@ from asn1crypto import cms, x509
 from pyhanko.pdf_utils.decode_limits import DecodePurpose
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.general import MultivaluedAttributeError, NonexistentAttributeError, find_unique_cms_attribute
 from pyhanko.sign.validation import (
     DocumentSecurityStore,
     EmbeddedPdfSignature,
@@ -34,7 +33,7 @@ from pyhanko.sign.validation.status import PdfSignatureStatus, TimestampSignatur
 from pyhanko_certvalidator import ValidationContext
 
 from portal.services.pki import make_validation_context
-from portal.services.signing import InvalidPdf
+from portal.services.signing import InvalidPdf, signature_timestamp_time
 
 # What a malformed or unsupported signature can raise while being read or validated.
 _VALIDATION_ERRORS = (SignatureValidationError, PdfError, ValueError, KeyError, TypeError)
@@ -160,7 +159,7 @@ async def _verify(
         )
 
     signatures = [
-        await _signature_report(sig, context_at(_signature_timestamp_time(sig)))
+        await _signature_report(sig, context_at(signature_timestamp_time(sig)))
         for sig in reader.embedded_regular_signatures
     ]
     doc_timestamps = reader.embedded_timestamp_signatures
@@ -184,15 +183,6 @@ def _read_dss(reader: PdfFileReader) -> DocumentSecurityStore | None:
         return DocumentSecurityStore.read_dss(reader)
     except NoDSSFoundError:
         return None
-
-
-def _signature_timestamp_time(sig: EmbeddedPdfSignature) -> datetime | None:
-    """The time in the signature's timestamp token (validated with the signature), if there is one."""
-    try:
-        token = find_unique_cms_attribute(sig.signer_info["unsigned_attrs"], "signature_time_stamp_token")
-    except (NonexistentAttributeError, MultivaluedAttributeError, *_VALIDATION_ERRORS):
-        return None
-    return _token_time(token["content"])
 
 
 def _token_time(signed_data: cms.SignedData) -> datetime | None:

@@ -1,6 +1,7 @@
 """PAdES signing of contract PDFs (R-CASE-3): real PKI, real PDFs, pyHanko's validator and poppler's pdfsig."""
 from __future__ import annotations
 
+import functools
 import io
 import subprocess
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from portal.services.signing import (
     prepare_signature_fields,
     seal_lta,
     sign_as_party,
+    signature_area_height,
     signature_boxes,
 )
 from portal.services.tsa import InternalTimeStamper, TimestampUnavailable, make_timestamper
@@ -65,7 +67,7 @@ def _sign_all(pki, timestamper, parties: list[IssuedCertificate], pdf: bytes) ->
     for position, cert in enumerate(parties, start=1):
         signer = pki.signer_for(cert.cert_pem, cert.key_pem_encrypted)
         versions.append(sign_as_party(versions[-1], position, len(parties), signer, timestamper, _stamp(position)))
-    sealed = seal_lta(versions[-1], pki.validation_context(), timestamper)
+    sealed = seal_lta(versions[-1], pki.validation_context, timestamper)
     return Contract(parties=parties, versions=versions, sealed=sealed)
 
 
@@ -171,7 +173,20 @@ def test_r_acc_4_a_revoked_certificate_is_reported_and_not_sealed(pki, timestamp
     status = _statuses(pki, signed, [crl])["Party1"]
     assert status.revoked and not status.trusted and not status.bottom_line
     with pytest.raises(PathValidationError):
-        seal_lta(signed, pki.validation_context([crl]), timestamper)
+        seal_lta(signed, functools.partial(pki.validation_context, [crl]), timestamper)
+
+
+def test_r_acc_4_reissuing_a_certificate_mid_case_does_not_block_the_seal(pki, timestamper, companies):
+    """If party 1's certificate is revoked (superseded) after it signed, can the case still be sealed and verified?"""
+    first, second = (pki.issue_company_certificate(f"株式会社再発行{n}", f"400000000000{n}") for n in (1, 2))
+    pdf = prepare_signature_fields(make_pdf(), ["当事者1", "当事者2"])
+    pdf = sign_as_party(pdf, 1, 2, pki.signer_for(first.cert_pem, first.key_pem_encrypted), timestamper, _stamp(1))
+    crl = pki.build_crl([(first.serial, datetime.now(UTC) + timedelta(seconds=1), "superseded")])
+    pdf = sign_as_party(pdf, 2, 2, pki.signer_for(second.cert_pem, second.key_pem_encrypted), timestamper, _stamp(2))
+    with pytest.raises(PathValidationError):  # judged after the revocation, party 1 is refused
+        seal_lta(pdf, pki.validation_context([crl], moment=datetime.now(UTC) + timedelta(seconds=5)), timestamper)
+    sealed = seal_lta(pdf, functools.partial(pki.validation_context, [crl]), timestamper)
+    assert len(PdfFileReader(io.BytesIO(sealed)).embedded_timestamp_signatures) == 1
 
 
 def test_r_case_3_no_timestamp_means_no_signature(pki, companies):
@@ -186,7 +201,7 @@ def test_r_case_3_no_timestamp_means_no_signature(pki, companies):
 def test_r_case_3_sealing_without_a_tsa_fails(pki, contract):
     """Does sealing also refuse to finish without a document timestamp?"""
     with pytest.raises(TimestampUnavailable):
-        seal_lta(contract.versions[-1], pki.validation_context(), make_timestamper(pki, ["http://127.0.0.1:9/"]))
+        seal_lta(contract.versions[-1], pki.validation_context, make_timestamper(pki, ["http://127.0.0.1:9/"]))
 
 
 def test_r_case_3_position_must_be_within_the_parties(pki, timestamper, companies):
@@ -232,11 +247,12 @@ def test_r_case_3_signature_fields_sit_on_the_last_page_without_overlapping():
 
 @pytest.mark.parametrize("count", [1, 2, 3, 5, 8])
 def test_signature_boxes_never_overlap(count):
-    """For any number of parties, do the boxes stay apart and on the page?"""
+    """For any number of parties, do the boxes stay apart, on the page and below the reserved height?"""
     page = (0.0, 0.0, 595.0, 842.0)
     boxes = signature_boxes(page, count)
     assert len(boxes) == count
     _assert_apart_and_inside(boxes, page)
+    assert max(box[3] for box in boxes) == signature_area_height(count)
 
 
 def _assert_apart_and_inside(rects, page) -> None:

@@ -38,7 +38,7 @@ def signed(pki, certificates) -> dict[str, bytes]:
         signer = pki.signer_for(cert.cert_pem, cert.key_pem_encrypted)
         stamp = StampText(COMPANIES[position - 1][0], "署名 太郎", SIGNED_AT)
         pdf = steps[f"party{position}"] = sign_as_party(pdf, position, 2, signer, timestamper, stamp)
-    steps["sealed"] = seal_lta(pdf, pki.validation_context(), timestamper)
+    steps["sealed"] = seal_lta(pdf, pki.validation_context, timestamper)
     return steps
 
 
