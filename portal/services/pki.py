@@ -17,6 +17,7 @@ certificate points at `{public_base_url}/pki/crl` and validation requires a CRL 
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -540,7 +541,7 @@ def _as_bytes(value: str | bytes) -> bytes:
 
 def _atomic_write(path: Path, data: bytes, *, mode: int) -> None:
     """Write via a temporary file created with `mode`, so a key is never world-readable, even briefly."""
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")  # writers may race
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
         with os.fdopen(fd, "wb") as handle:

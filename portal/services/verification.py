@@ -116,12 +116,12 @@ class VerificationReport:
 def verify_pdf(
     pdf: bytes,
     trust_roots: Iterable[x509.Certificate],
-    crls: Iterable[bytes] = (),
+    crls: Iterable[bytes | None] = (),
     other_certs: Iterable[x509.Certificate] = (),
 ) -> VerificationReport:
     """Validate every signature and document timestamp of `pdf`. Raises `InvalidPdf` for non-PDF input."""
     reader = _open(pdf)
-    return asyncio.run(_verify(reader, list(trust_roots), list(crls), list(other_certs)))
+    return asyncio.run(_verify(reader, list(trust_roots), [crl for crl in crls if crl], list(other_certs)))
 
 
 def _open(pdf: bytes) -> PdfFileReader:
@@ -216,7 +216,7 @@ async def _signature_report(sig: EmbeddedPdfSignature, vc: ValidationContext) ->
         coverage=_name(status.coverage),
         docmdp_ok=status.docmdp_ok,
         bottom_line=status.bottom_line and ts is not None,
-        problem=_problem(status),
+        problem=_problem(status) or (None if ts else "NO_SIGNATURE_TIMESTAMP"),
     )
 
 
