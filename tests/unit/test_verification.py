@@ -1,10 +1,13 @@
 """The verification report behind the evidence download and the public verification page (R-CASE-4)."""
 from __future__ import annotations
 
+import io
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign import fields, signers
 
 from portal.services.pki import PortalPKI
 from portal.services.signing import InvalidPdf, StampText, prepare_signature_fields, seal_lta, sign_as_party
@@ -188,3 +191,14 @@ def test_r_case_4_an_unreadable_signature_is_refused_with_a_reason(pki, signed):
     end = pdf.index(b">", start)
     with pytest.raises(InvalidPdf, match="署名データが壊れている"):
         _verify(pki, pdf[:start] + b"0" * (end - start) + pdf[end:])
+
+
+def test_r_case_4_a_signature_without_timestamp_is_not_accepted(pki, certificates):
+    """Is a signature made elsewhere without an RFC 3161 timestamp reported as missing it, not valid?"""
+    writer = IncrementalPdfFileWriter(io.BytesIO(prepare_signature_fields(make_pdf(), ["当事者"])))
+    meta = signers.PdfSignatureMetadata(field_name="Party1", subfilter=fields.SigSeedSubFilter.PADES)
+    signer = pki.signer_for(certificates[0].cert_pem, certificates[0].key_pem_encrypted)
+    untimed = signers.PdfSigner(meta, signer=signer).sign_pdf(writer, existing_fields_only=True).getvalue()
+    [sig] = _verify(pki, untimed).signatures
+    assert sig.intact and sig.signing_time is None and not sig.timestamp_ok
+    assert sig.problem == "NO_SIGNATURE_TIMESTAMP" and not sig.bottom_line
