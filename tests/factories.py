@@ -124,3 +124,42 @@ def case(parties: list[Company], status: str = "draft", documents: int = 1, **ov
     retention.refresh_purge_due(obj)
     db.session.flush()
     return obj
+
+
+def application_form(**overrides) -> dict:
+    """What a valid 利用申込書 posts (R-APP-1), as the browser sends it; override a field to break it."""
+    fields = dict(
+        company_name="株式会社山田工務店",
+        company_name_kana="ヤマダコウムテン",
+        corporate_number=corporate_number(),
+        license_number="東京都知事許可（般-5）第012345号",
+        postal_code="100-0001",
+        address="東京都千代田区千代田1-1",
+        representative_title="代表取締役",
+        representative_name="山田 太郎",
+        phone="03-1234-5678",
+        contact_name="山田 花子",
+        contact_department="総務部",
+        contact_email="hanako@example.jp",
+        contact_phone="090-1234-5678",
+        plan="standard",
+        antisocial_declared="y",
+        consent="y",
+    )
+    fields.update(overrides)
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def application(**overrides):
+    """A pending application submitted through the onboarding service (confirmation mail queued)."""
+    from portal.services import onboarding, terms_versions
+
+    data = application_form()
+    data.update(overrides)
+    status = data.pop("status", None)
+    applicant = onboarding.ApplicantData(**{name: data[name] for name in onboarding.ApplicantData.field_names()})
+    obj = onboarding.submit(applicant, terms_versions.current().version, antisocial_declared=True)
+    if status is not None:
+        obj.status = status
+    db.session.flush()
+    return obj

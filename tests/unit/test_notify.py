@@ -2,11 +2,6 @@
 job (real RQ SimpleWorker on the real Redis) delivers queued notices and records when (第3条)."""
 from __future__ import annotations
 
-import email
-import socket
-from email import policy
-from pathlib import Path
-
 from redis import Redis
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
@@ -16,27 +11,7 @@ from portal import jobs
 from portal.extensions import db
 from portal.models import OutboxItem, SentNotice
 from portal.services import notify
-
-
-def mail_files(app) -> list[email.message.EmailMessage]:
-    """The messages the file backend wrote, parsed."""
-    messages = []
-    for path in sorted(Path(app.config["MAIL_FILE_PATH"]).glob("*.log")):
-        for chunk in path.read_bytes().split(b"\n" + b"-" * 79 + b"\n"):
-            if chunk.strip():
-                messages.append(email.message_from_bytes(chunk, policy=policy.default))
-    return messages
-
-
-def body_of(message) -> str:
-    return message.get_body(preferencelist=("plain",)).get_content()
-
-
-def closed_port() -> int:
-    """A local TCP port with nothing listening (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.mail_tools import body_of, closed_port, mail_files
 
 
 def test_send_writes_the_message_and_records_sent_at(app, ctx):
@@ -152,7 +127,8 @@ def test_mail_templates_are_plain_text_without_html_escaping(app, ctx):
     from types import SimpleNamespace
 
     application = SimpleNamespace(
-        contact_name="山田 花子", receipt_number="R-ABCDEFGHJK", company_name="山田&<工務店>", company_name_kana="ヤマダ",
+        contact_name="山田 花子", receipt_number="R-ABCDEFGHJK", company_name="山田&<工務店>",
+        company_name_kana="ヤマダ",
         corporate_number="7000012050002", license_number=None, postal_code="100-0001", address="東京都",
         representative_title="代表取締役", representative_name="山田 太郎", phone="03-1234-5678",
         contact_department=None, contact_email="h@example.jp", contact_phone="090-1234-5678", terms_version="2026-11",
