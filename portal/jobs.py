@@ -14,7 +14,7 @@ from flask import Flask, current_app, has_app_context
 
 from portal.extensions import db
 from portal.models import SentNotice
-from portal.services import notify, outbox
+from portal.services import cases, notify, outbox
 
 _app: Flask | None = None
 _pid: int | None = None
@@ -97,4 +97,20 @@ def renew_and_end_contracts() -> dict:
     with job_app():
         result = contracts.renew_and_end()
         db.session.commit()
+        return result
+
+
+def sign_party(outbox_id: int) -> str:
+    """Apply one party's signature (outbox kind "sign", ref = party id). Idempotent; raises to be retried."""
+    with job_app():
+        item = outbox.claim(outbox_id)
+        if item is None:
+            return "not claimed"
+        try:
+            result = cases.apply_signature(item.ref_id)
+            outbox.finish(item)
+            db.session.commit()
+        except Exception as exc:  # RQ must see the failure: put the intent back, then re-raise
+            outbox.release_after_failure(outbox_id, exc)
+            raise
         return result

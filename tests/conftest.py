@@ -163,3 +163,15 @@ def run_jobs(app):
 
     return run
 
+
+@pytest.fixture(scope="session")
+def portal_pki(app):
+    """The app's PKI, initialised once per test session in the session's PKI_DIR (RSA keygen is slow):
+    RSA 2048 throughout, the production code paths otherwise."""
+    from portal.services import certificates
+
+    with app.app_context():
+        pki = certificates.pki()
+        pki.root_key_bits = pki.ca_key_bits = pki.company_key_bits = 2048
+        pki.init()
+    return pki

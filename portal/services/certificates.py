@@ -1,0 +1,158 @@
+"""Company signing certificates in the database (第16条, R-ACC-4): issue, revoke, reissue, CRL.
+
+The cryptography lives in `services.pki`; this module keeps the `Certificate` rows and the portal's
+`PortalPKI` for the app. A revocation rewrites the published CRL only after the transaction that
+revoked the certificate commits, so a rolled-back revocation never reaches the CRL.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from portal.clock import now_utc
+from portal.extensions import db
+from portal.models import Certificate, Company, User
+from portal.services import audit
+from portal.services.errors import StateConflict, ValidationFailed
+from portal.services.pki import REVOCATION_REASONS, PortalPKI
+
+_CRL_AFTER_COMMIT = "ukeoi_crl_after_commit"
+
+
+def pki() -> PortalPKI:
+    """The app's PKI (PKI_DIR, PKI_PASSPHRASE, PUBLIC_BASE_URL), built once per app."""
+    ext = current_app.extensions
+    if "ukeoi_pki" not in ext:
+        config = current_app.config
+        passphrase = config.get("PKI_PASSPHRASE")
+        if not passphrase:
+            raise RuntimeError("PKI_PASSPHRASE is not set: run `flask portal init` or set it in the environment")
+        ext["ukeoi_pki"] = PortalPKI(config["PKI_DIR"], passphrase.encode("utf-8"), config["PUBLIC_BASE_URL"])
+    return ext["ukeoi_pki"]
+
+
+def issue_for_company(company: Company, now: datetime | None = None) -> Certificate:
+    """Issue a signing certificate to `company` (on acceptance, or on reissue). Flushes."""
+    issued = pki().issue_company_certificate(company.name, company.corporate_number, now=now)
+    cert = Certificate(
+        company_id=company.id,
+        serial=issued.serial,
+        subject=issued.subject,
+        not_before=issued.not_before,
+        not_after=issued.not_after,
+        cert_pem=issued.cert_pem,
+        key_pem_encrypted=issued.key_pem_encrypted,
+        status="valid",
+        created_at=now or now_utc(),
+    )
+    db.session.add(cert)
+    db.session.flush()
+    audit.record(
+        "certificate_issued",
+        company_id=company.id,
+        detail={"serial": cert.serial, "not_after": cert.not_after.isoformat()},
+        now=now,
+    )
+    return cert
+
+
+def active_for(company_id: int, now: datetime | None = None) -> Certificate | None:
+    """The company's newest certificate that is not revoked and within its validity period."""
+    now = now or now_utc()
+    return db.session.scalar(
+        select(Certificate)
+        .where(
+            Certificate.company_id == company_id,
+            Certificate.status == "valid",
+            Certificate.not_before <= now,
+            Certificate.not_after > now,
+        )
+        .order_by(Certificate.not_after.desc(), Certificate.id.desc())
+        .limit(1)
+    )
+
+
+def for_company(company_id: int) -> list[Certificate]:
+    """Every certificate of the company, newest first (account page, staff page)."""
+    return list(
+        db.session.scalars(
+            select(Certificate).where(Certificate.company_id == company_id).order_by(Certificate.id.desc())
+        )
+    )
+
+
+def revoke(certificate: Certificate, reason: str, staff: User | None, now: datetime | None = None,
+           actor: audit.Actor | None = None) -> Certificate:
+    """Revoke a certificate (reason: a key of pki.REVOCATION_REASONS). The CRL is rewritten after commit."""
+    if reason not in REVOCATION_REASONS:
+        raise ValidationFailed("失効理由を選択してください。")
+    if certificate.status == "revoked":
+        raise StateConflict("この証明書はすでに失効しています。")
+    now = now or now_utc()
+    certificate.status = "revoked"
+    certificate.revoked_at = now
+    certificate.revocation_reason = reason
+    db.session.flush()
+    who = actor or audit.Actor(user_id=staff.id if staff else None)
+    audit.record(
+        "certificate_revoked",
+        who,
+        company_id=certificate.company_id,
+        detail={"serial": certificate.serial, "reason": reason},
+        now=now,
+    )
+    _publish_crl_after_commit()
+    return certificate
+
+
+def reissue(company: Company, staff: User | None, now: datetime | None = None,
+            actor: audit.Actor | None = None) -> Certificate:
+    """Revoke the company's valid certificates (superseded) and issue a new one."""
+    now = now or now_utc()
+    for old in db.session.scalars(
+        select(Certificate).where(Certificate.company_id == company.id, Certificate.status == "valid")
+    ):
+        revoke(old, "superseded", staff, now=now, actor=actor)
+    return issue_for_company(company, now=now)
+
+
+def revoked_entries() -> list[tuple[str, datetime, str | None]]:
+    """(serial, revoked at, reason) of every revoked certificate, for the CRL."""
+    rows = db.session.execute(
+        select(Certificate.serial, Certificate.revoked_at, Certificate.revocation_reason).where(
+            Certificate.status == "revoked"
+        )
+    ).all()
+    return [(serial, revoked_at or now_utc(), reason) for serial, revoked_at, reason in rows]
+
+
+def crl(now: datetime | None = None) -> bytes:
+    """Build the issuing CA's CRL from the revoked rows, publish it as the current one and return it (DER).
+
+    Called by the cron job, after a revocation commits, and before sealing a case (so the CRL
+    embedded in a B-LTA file is fresh).
+    """
+    return pki().write_crl(revoked_entries(), now)
+
+
+def _publish_crl_after_commit() -> None:
+    # The entries are read now (inside the transaction); after_commit may not run SQL.
+    db.session.info[_CRL_AFTER_COMMIT] = (current_app._get_current_object(), revoked_entries())  # type: ignore[attr-defined]
+
+
+@event.listens_for(Session, "after_commit")
+def _write_crl_committed(session: Session) -> None:
+    pending = session.info.pop(_CRL_AFTER_COMMIT, None)
+    if pending is None:
+        return
+    app, entries = pending
+    with app.app_context():
+        pki().write_crl(entries)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_crl(session: Session) -> None:
+    session.info.pop(_CRL_AFTER_COMMIT, None)
