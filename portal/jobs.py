@@ -114,3 +114,19 @@ def sign_party(outbox_id: int) -> str:
             outbox.release_after_failure(outbox_id, exc)
             raise
         return result
+
+
+def seal_case(outbox_id: int) -> str:
+    """After the last signature: DSS + document timestamp, case 完了 (outbox kind "seal", ref = case id)."""
+    with job_app():
+        item = outbox.claim(outbox_id)
+        if item is None:
+            return "not claimed"
+        try:
+            result = cases.seal(item.ref_id)
+            outbox.finish(item)
+            db.session.commit()
+        except Exception as exc:  # RQ must see the failure: put the intent back, then re-raise
+            outbox.release_after_failure(outbox_id, exc)
+            raise
+        return result
