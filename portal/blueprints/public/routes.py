@@ -87,7 +87,7 @@ def correction(token: str):
     form = ApplicationForm()
     if request.method == "GET":
         form.fill_from(onboarding.ApplicantData.from_application(application))
-    elif _consented(form):
+    if _consented(form):
         onboarding.resubmit(
             application,
             token,
