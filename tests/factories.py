@@ -103,6 +103,7 @@ def case(parties: list[Company], status: str = "draft", documents: int = 1, **ov
         amount_incl_tax=1_100_000,
         payment_terms="月末締め翌月末払い",
         last_update=datetime.now(UTC),
+        sent_at=None if status == "draft" else datetime.now(UTC),
     )
     fields.update(overrides)
     if status == "complete" and fields.get("completed_on") is None:

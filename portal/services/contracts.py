@@ -107,6 +107,11 @@ class ContractSummary:
     def end_reason_label(self) -> str:
         return END_REASONS.get(self.contract.end_reason or "", "")
 
+    @property
+    def readable_until(self) -> date | None:
+        """Last day the ended company may still log in read-only and download (第28条2項)."""
+        return None if self.data_delete_on is None else self.data_delete_on - timedelta(days=1)
+
 
 def summary(contract: Contract, today: date | None = None) -> ContractSummary:
     today = today or today_jst()

@@ -406,7 +406,7 @@ def _tell_parties_of_proposal(case: Case, proposer: Party, now: datetime) -> Non
 
 def _case_url(case: Case) -> str:
     try:
-        return notify.public_url("cases.show", case_id=case.id)
+        return notify.public_url("cases.detail", case_id=case.id)
     except BuildError:  # the cases area may name its page differently; the mail still goes
         return notify.public_url("cases.index")
 

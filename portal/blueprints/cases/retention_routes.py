@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField
+from wtforms import BooleanField, SelectChoice, SelectField
 from wtforms.validators import DataRequired
 
 from portal.blueprints.auth.actor import request_actor
@@ -24,7 +24,7 @@ from portal.services.errors import DomainError
 class ContinuedStorageForm(FlaskForm):
     years = SelectField(
         "継続保管の期間",
-        choices=[(str(n), f"{n}年") for n in retention.CONTINUED_STORAGE_YEARS],
+        choices=[SelectChoice(str(n), f"{n}年") for n in retention.CONTINUED_STORAGE_YEARS],
         validators=[DataRequired("期間を選択してください")],
     )
 
