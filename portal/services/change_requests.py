@@ -133,17 +133,21 @@ def submit(
         raise AccessDenied("変更の申込は申請担当者が行います。")
     if kind == "registration":
         _check_corporate_number(company, data.get("corporate_number"))
+    old = current_values(kind, company, requester)
     errors: dict[str, str] = {}
     clean: dict[str, str | None] = {}
     for field, normalize in _NORMALIZERS[kind].items():
         raw = data.get(field)
+        raw = raw.strip() if isinstance(raw, str) else ""
+        if raw == (old[field] or ""):
+            clean[field] = old[field]  # left as registered: not re-judged by today's rules
+            continue
         try:
-            clean[field] = normalize(raw if isinstance(raw, str) else "")
+            clean[field] = normalize(raw)
         except ValueError as exc:
             errors[field] = str(exc)
     if errors:
         raise InvalidFields(errors)
-    old = current_values(kind, company, requester)
     changes = {field: {"old": old[field], "new": new} for field, new in clean.items() if new != old[field]}
     if not changes:
         raise InvalidFields({"__all__": "変更された項目がありません。変更後の内容を入力してください。"})

@@ -7,6 +7,7 @@ logout, timeout or disabled account would then look like it still worked. With a
 per request, each request loads its user from the cookie and the database like a real one; the
 test reads the database through its own session, so it calls `fresh()` after requests.
 """
+
 from __future__ import annotations
 
 import re

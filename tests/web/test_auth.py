@@ -1,4 +1,5 @@
 """Login, logout and server-side sessions (R-ACC-1, 第7条1項, 第15条)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
