@@ -17,6 +17,7 @@ rq.cron.Queue = functools.partial(Queue, serializer=JSONSerializer)  # type: ign
 
 cron.register(jobs.reconcile_outbox, "default", interval=60)
 cron.register(jobs.rehash_store, "maintenance", cron="30 2 * * *", job_timeout=6 * 3600)
+cron.register(jobs.suspend_expired_passwords, "maintenance", cron="15 3 * * *")
 # Retention (R-TERM-1..2, R-RET-3..4): contracts just after midnight, the purge at night, warnings in the morning.
 cron.register(jobs.renew_and_end_contracts, "maintenance", cron="5 0 * * *")
 cron.register(jobs.purge_daily, "maintenance", cron="30 3 * * *", job_timeout=6 * 3600)

@@ -14,7 +14,7 @@ from flask import Flask, current_app, has_app_context
 
 from portal.extensions import db
 from portal.models import SentNotice
-from portal.services import cases, notify, outbox
+from portal.services import accounts, cases, notify, outbox
 
 _app: Flask | None = None
 _pid: int | None = None
@@ -130,3 +130,11 @@ def seal_case(outbox_id: int) -> str:
             outbox.release_after_failure(outbox_id, exc)
             raise
         return result
+
+
+def suspend_expired_passwords() -> list[int]:
+    """Cron (daily): suspend company IDs whose password stayed expired past the grace period (R-ACC-2)."""
+    with job_app():
+        suspended = accounts.suspend_expired_passwords()
+        db.session.commit()
+        return suspended
