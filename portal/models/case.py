@@ -131,5 +131,8 @@ class Document(Model):
     # A draft's document replaced or removed before sending: the row and the bytes stay (evidence).
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    # role=sealed: when the certificate of the TSA behind the file's newest document timestamp expires;
+    # the re-timestamp job (services/archive.py) renews the archive before then. NULL: not read yet.
+    timestamp_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     case: Mapped[Case] = relationship(back_populates="documents")
