@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal.clock import now_utc
 from portal.extensions import db
@@ -197,6 +197,10 @@ def for_review(status: str | None = "pending") -> list[ChangeRequest]:
     else:
         query = query.order_by(ChangeRequest.created_at.desc(), ChangeRequest.id.desc())
     return list(db.session.scalars(query.limit(500)))
+
+
+def pending_count() -> int:
+    return int(db.session.scalar(select(func.count()).where(ChangeRequest.status == "pending")) or 0)
 
 
 def get(request_id: int) -> ChangeRequest:

@@ -171,3 +171,24 @@ def test_company_users_cannot_lift_suspensions(client, aged):
     response = post(client, f"/admin/users/{aged['a-member'].id}/lift-suspension")
     assert response.status_code == 403
     assert fresh(User, aged["a-member"].id).suspended_at is not None
+
+
+def test_company_page_and_staff_home_show_suspended_ids_with_the_lift_action(client, aged, staff_user):
+    """Do staff see a company's suspended ID with the lift button on its page, and a count on their home?"""
+    accounts.suspend_expired_passwords(today=TODAY)
+    db.session.commit()
+    company_id = aged["a-member"].company_id
+    login(client, "staff1")
+    home = text(client.get("/admin/"))
+    assert 'id="panel-accounts"' in home and "停止中のユーザーID" in home
+    page = text(client.get(f"/admin/companies/{company_id}"))
+    assert f'id="company-suspended-{aged["a-member"].id}"' in page
+    assert f"/admin/users/{aged['a-member'].id}/lift-suspension" in page
+    back = post(
+        client,
+        f"/admin/users/{aged['a-member'].id}/lift-suspension",
+        {"next": f"/admin/companies/{company_id}"},
+        page=f"/admin/companies/{company_id}",
+    )
+    assert back.headers["Location"] == f"/admin/companies/{company_id}"
+    assert fresh(User, aged["a-member"].id).suspended_at is None

@@ -340,3 +340,15 @@ def test_fields_left_as_registered_are_not_re_judged(client, company_a):
     response = _submit(client, "registration", _registration(company_a, address="大阪府大阪市北区梅田1-1"))
     assert response.status_code == 303
     assert list(_requests()[0].changes) == ["address"]
+
+
+def test_staff_company_page_and_home_show_change_requests(client, staff_client, company_a):
+    """Does the company's staff page list its change requests, and the staff home count the pending ones?"""
+    login(client, "a-contact")
+    _submit(client, "registration", _registration(company_a, address="大阪府大阪市北区梅田1-1"))
+    request_id = _requests()[0].id
+    page = text(staff_client.get(f"/admin/companies/{company_a.id}"))
+    assert 'id="company-accounts"' in page
+    assert f"/admin/change-requests/{request_id}" in page
+    home = text(staff_client.get("/admin/"))
+    assert "審査待ちの変更の申込</a>：1件" in home

@@ -10,6 +10,7 @@ from wtforms import TextAreaField
 from wtforms.validators import Length
 
 from portal.blueprints.admin import bp
+from portal.blueprints.admin.routes import company_section, index_section
 from portal.blueprints.auth.actor import request_actor
 from portal.blueprints.guards import staff_required
 from portal.extensions import db
@@ -112,15 +113,17 @@ def lift_user_suspension(user_id: int):
     return redirect(back, code=303)
 
 
-@bp.context_processor
-def company_accounts_section():
-    """`company_accounts(company)` for admin/_company_accounts.html on the company detail page."""
+@company_section("admin/_company_accounts.html", order=40)
+def company_accounts_section(company: Company) -> dict:
+    """On the company's staff page: its suspended IDs (with the lift button) and its change requests."""
+    return {
+        "suspended": [user for user in accounts.company_users(company) if user.suspended_at is not None],
+        "items": change_requests.history(company),
+        **_labels(),
+    }
 
-    def company_accounts(company: Company) -> dict:
-        return {
-            "users": accounts.company_users(company),
-            "change_requests": change_requests.history(company),
-            **_labels(),
-        }
 
-    return {"company_accounts": company_accounts}
+@index_section("admin/_accounts_panel.html", order=40)
+def accounts_panel() -> dict:
+    """On the staff home: how many change requests wait and how many IDs are suspended."""
+    return {"pending_changes": change_requests.pending_count(), "suspended": len(accounts.suspended_users())}
