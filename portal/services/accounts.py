@@ -510,7 +510,7 @@ def get_company_user(company: Company, user_id: int) -> User:
 
 
 def _login_id_taken(login_id: str) -> bool:
-    return db.session.scalar(select(func.count()).where(func.lower(User.login_id) == login_id.lower())) > 0
+    return bool(db.session.scalar(select(func.count()).where(func.lower(User.login_id) == login_id.lower())))
 
 
 def _generated_login_id() -> str:
