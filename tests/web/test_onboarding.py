@@ -275,3 +275,19 @@ def test_receipt_page_without_an_application_goes_back_to_the_form(client):
     """Does /apply/done without a submission in this browser lead back to the form?"""
     response = client.get("/apply/done")
     assert response.status_code == 302 and response.headers["Location"].endswith("/apply")
+
+
+def test_terms_page_states_our_own_terms_with_the_articles_the_portal_cites(client):
+    """Does /terms carry the articles the portal refers to (第3条 notices, 第6条 refusal grounds, 第11条
+    renewal, 第11条の2 ten-year storage, 第24条 cancellation, 第28条 after termination, 第33条), with its version?"""
+    body = client.get("/terms").get_data(as_text=True)
+    for anchor in ("art-3", "art-6", "art-11", "art-11-2", "art-11-3", "art-24", "art-25", "art-28", "art-33"):
+        assert f'id="{anchor}"' in body, anchor
+    assert "版 2026-11" in body
+    assert "10年間" in body and "30日前" in body and "7日後" in body and "3か月" in body and "年8.25％" in body
+
+
+def test_privacy_page_says_what_is_collected_and_how_long_it_is_kept(client):
+    """Does /privacy say what is collected, why, and for how long?"""
+    body = client.get("/privacy").get_data(as_text=True)
+    assert "取得する情報" in body and "利用目的" in body and "保存期間" in body and "10年間" in body
