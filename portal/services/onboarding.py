@@ -18,7 +18,7 @@ from portal.clock import now_utc
 from portal.extensions import db
 from portal.models import Application, Company, Contract, ContractTerm, SentNotice, User
 from portal.rules import terms, validators
-from portal.services import accounts, audit, notify
+from portal.services import accounts, audit, certificates, notify
 from portal.services.errors import StateConflict, ValidationFailed
 
 # 第6条3項 (1)-(7): the grounds on which an application may be refused, in plain words for the
@@ -313,7 +313,8 @@ def accept(
     temporary_password: str | None = None,
 ) -> Acceptance:
     """Conclude the 利用契約 (第6条2項, 第11条): company, contract from `start_date` with its first
-    term, the contact person's user ID with a temporary password, and the 利用受諾通知.
+    term, the company's signing certificate, the contact person's user ID with a temporary password,
+    and the 利用受諾通知. Needs the portal's PKI (`flask portal init`).
 
     `login_id` and `temporary_password` are generated unless given (seed-demo gives them).
     Contract.acceptance_notified_at is recorded when the mail job has sent the notice (第3条).
@@ -364,7 +365,8 @@ def accept(
     application.decided_at = now
     db.session.flush()
 
-    # certificate: issued by cases engineer
+    # The company's signing certificate (第16条, R-ACC-4): 本人性 rests on a key issued after this review.
+    certificates.issue_for_company(company, now=now)
 
     # The ID and the temporary password travel in one mail here; a stricter service would send
     # the password by a second channel (post or SMS). It must be changed at first login (R-ACC-1).

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from portal.clock import today_jst
 from portal.extensions import db
-from portal.models import Application, Company, Contract, ContractTerm, SentNotice, User
+from portal.models import Application, Certificate, Company, Contract, ContractTerm, SentNotice, User
 from portal.rules import terms
 from portal.services import accounts, onboarding
 from tests import factories
@@ -227,11 +227,11 @@ def test_a_decided_application_cannot_be_decided_again(app, client, auth, staff_
 
 
 def test_r_app_2_accept_creates_company_contract_term_user_and_sends_the_acceptance_notice(
-    app, client, auth, staff_user, pending, run_jobs
+    app, client, auth, staff_user, pending, run_jobs, portal_pki
 ):
     """Does acceptance create the company, its contract from the start date with the first term
-    (rules.terms.term_end), the contact person's user with a temporary password to change — and is the
-    利用受諾通知 sent, with its time recorded on the contract (第3条)?"""
+    (rules.terms.term_end), its signing certificate, the contact person's user with a temporary password
+    to change — and is the 利用受諾通知 sent, with its time recorded on the contract (第3条)?"""
     start = today_jst() + timedelta(days=7)
     token = csrf_token_from(staff_page(client, auth, f"/admin/applications/{pending}"))
     response = client.post(
@@ -253,6 +253,8 @@ def test_r_app_2_accept_creates_company_contract_term_user_and_sends_the_accepta
         assert user.role == "contact" and user.must_change_password
         assert re.fullmatch(r"u\d{7}", user.login_id)
         assert user.email == application.contact_email and user.name == application.contact_name
+        [certificate] = db.session.scalars(select(Certificate).where(Certificate.company_id == company.id)).all()
+        assert certificate.status == "valid" and company.corporate_number in certificate.subject
         login_id = user.login_id
     assert response.headers["Location"].endswith(f"/admin/companies/{company.id}")
 
@@ -292,7 +294,7 @@ def test_r_app_2_accept_refuses_a_malformed_date_in_japanese(app, client, auth, 
     assert "日付を「2026-11-25」の形で入力してください" in response.get_data(as_text=True)
 
 
-def test_accepting_twice_makes_one_company(app, client, auth, staff_user, pending):
+def test_accepting_twice_makes_one_company(app, client, auth, staff_user, pending, portal_pki):
     """Does a second acceptance (double click, second staff member) get 409 and leave one company?"""
     token = csrf_token_from(staff_page(client, auth, f"/admin/applications/{pending}"))
     data = {"start_date": today_jst().isoformat(), "csrf_token": token}
