@@ -94,9 +94,10 @@ def create():
         form.parties.entries[0].data = current_user.company.corporate_number
     elif form.add_party.data:
         _grow_parties(form)
-    elif form.validate_on_submit():
-        party_ids = _resolve_parties(form)
-        if party_ids is not None:
+    else:
+        valid = form.validate_on_submit()
+        party_ids = _resolve_parties(form)  # so that every error shows at once
+        if valid and party_ids is not None:
             try:
                 case = cases.create_draft(current_user, form.case_fields(), party_ids, actor=request_actor())
             except ValidationFailed as exc:
@@ -120,9 +121,10 @@ def edit(case_id: int):
         form.fill_from(case)
     elif form.add_party.data:
         _grow_parties(form)
-    elif form.validate_on_submit():
-        party_ids = _resolve_parties(form)
-        if party_ids is not None:
+    else:
+        valid = form.validate_on_submit()
+        party_ids = _resolve_parties(form)  # so that every error shows at once
+        if valid and party_ids is not None:
             try:
                 cases.update_draft(current_user, case.id, _version(form), form.case_fields(), party_ids,
                                    actor=request_actor())

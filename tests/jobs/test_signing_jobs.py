@@ -1,0 +1,210 @@
+"""The signing jobs under faults (R-CASE-3, 建設業法施行規則13条の4 原本性): idempotent, exactly once in effect,
+retried while the TSA is down, refused with a revoked certificate. Real Redis, real RQ worker, real PKI."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from redis import Redis
+from rq import Queue
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry
+from rq.serializers import JSONSerializer
+from sqlalchemy import func, select
+
+from portal import jobs
+from portal.clock import now_utc
+from portal.extensions import db
+from portal.models import AuditEvent, Case, Company, Document, OutboxItem, Party
+from portal.services import cases, certificates, outbox
+from portal.services.storage import get_store
+from portal.services.verification import verify_pdf
+from tests.web.cases_support import certified_company, draft_via_service, fresh, work
+
+
+@pytest.fixture
+def pair(ctx, portal_pki) -> tuple[int, int]:
+    """Ids of two companies with certificates (ids: the tests drop their session between steps)."""
+    kou = certified_company("甲建設株式会社", "kou")
+    otsu = certified_company("乙工務店株式会社", "otsu")
+    return kou.id, otsu.id
+
+
+def _user(company_id: int):
+    return db.session.get(Company, company_id).users[0]
+
+
+def _sent_case(pair) -> int:
+    kou, otsu = pair
+    case = draft_via_service(_user(kou), [db.session.get(Company, kou), db.session.get(Company, otsu)])
+    cases.send(_user(kou), case.id, case.version)
+    db.session.commit()
+    return case.id
+
+
+def _agree(company_id: int, case_id: int) -> OutboxItem:
+    case = db.session.get(Case, case_id)
+    party = cases.agree_and_sign(_user(company_id), case_id, case.version, cases.CONSENT_VERSION)
+    db.session.commit()
+    return db.session.scalar(select(OutboxItem).where(OutboxItem.kind == "sign", OutboxItem.ref_id == party.id)
+                             .order_by(OutboxItem.id.desc()))
+
+
+def _counts() -> tuple[int, int, int]:
+    fresh()
+    return (
+        db.session.scalar(select(func.count()).select_from(Document)),
+        db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "signed")),
+        len(list(get_store().digests())),
+    )
+
+
+def test_r_case_3_sign_job_run_twice_changes_nothing_the_second_time(app, pair):
+    """If the same signing job runs again (RQ redelivery, a replayed id), is the second run a no-op?"""
+    case_id = _sent_case(pair)
+    item = _agree(pair[0], case_id)
+    item_id = item.id
+    assert jobs.sign_party(item_id) == "signed"
+    before = _counts()
+    assert jobs.sign_party(item_id) == "not claimed"
+    # even a row put back to pending (a duplicate intent) finds the party already signed
+    db.session.get(OutboxItem, item_id).status = "pending"
+    db.session.commit()
+    assert jobs.sign_party(item_id) == "skipped"
+    assert _counts() == before
+    party = db.session.scalar(select(Party).where(Party.case_id == case_id, Party.position == 1))
+    assert party.status == "signed"
+
+
+def test_r_case_3_seal_job_run_twice_changes_nothing_the_second_time(app, pair):
+    """Does a second run of the seal job leave the completed case and its files as they were?"""
+    kou, otsu = pair
+    case_id = _sent_case(pair)
+    _agree(kou, case_id)
+    work(app)
+    _agree(otsu, case_id)
+    work(app)
+    fresh()
+    seal_item = db.session.scalar(select(OutboxItem).where(OutboxItem.kind == "seal"))
+    assert seal_item.status == "done"
+    seal_id = seal_item.id
+    before = (_counts(), db.session.get(Case, case_id).version)
+    db.session.get(OutboxItem, seal_id).status = "pending"
+    db.session.commit()
+    assert jobs.seal_case(seal_id) == "skipped"
+    assert (_counts(), db.session.get(Case, case_id).version) == before
+
+
+def test_r_case_3_worker_killed_mid_job_is_reconciled_and_signs_exactly_once(app, pair):
+    """If a worker claims the signing intent and dies, does the reconciler re-enqueue it after the stale
+    timeout, and does the case end with party 1 signed exactly once?"""
+    case_id = _sent_case(pair)
+    item = _agree(pair[0], case_id)
+    item_id = item.id
+    # The worker "dies": it claimed the row, then nothing. Its RQ job is gone too.
+    Queue("signing", connection=Redis.from_url(app.config["REDIS_URL"]), serializer=JSONSerializer).empty()
+    died_at = now_utc() - timedelta(seconds=app.config["OUTBOX_STALE_SECONDS"] + 5)
+    claimed = outbox.claim(item_id)
+    assert claimed is not None and claimed.status == "running"
+    assert outbox.reconcile() == 0  # just claimed: a live worker may still be at it
+    assert jobs.sign_party(item_id) == "not claimed"  # nor may a duplicate job take it over
+    claimed = db.session.get(OutboxItem, item_id)
+    claimed.claimed_at = died_at  # ...but that worker died a while ago
+    db.session.commit()
+    assert outbox.reconcile() == 1
+    db.session.commit()
+    work(app)
+
+    fresh()
+    assert db.session.get(OutboxItem, item_id).status == "done"
+    signed = db.session.scalars(select(Document).where(Document.case_id == case_id, Document.role == "signed")).all()
+    assert [d.signed_by_position for d in signed] == [1]
+    events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "signed")).all()
+    assert len(events) == 1
+    # the re-run's output verifies: one certification signature by 甲建設
+    pki = certificates.pki()
+    report = verify_pdf(get_store().get(signed[0].sha256), pki.trust_roots(), [certificates.crl()])
+    assert [s.company for s in report.signatures] == ["甲建設株式会社"] and report.valid
+
+
+def test_r_case_3_tsa_down_fails_the_job_keeps_signing_and_stores_nothing(app, pair, monkeypatch):
+    """With every TSA unreachable, does the job fail (to be retried), the party stay 'signing', nothing get
+    stored, and the page say it is retrying — and does it sign once the TSA answers again?"""
+    monkeypatch.setitem(app.config, "TSA_URLS", ["http://127.0.0.1:9/"])
+    case_id = _sent_case(pair)
+    before_docs, _, before_store = _counts()
+    item = _agree(pair[0], case_id)
+    item_id = item.id
+    work(app)
+
+    fresh()
+    connection = Redis.from_url(app.config["REDIS_URL"])
+    retried = ScheduledJobRegistry("signing", connection=connection, serializer=JSONSerializer).get_job_ids()
+    failed = FailedJobRegistry("signing", connection=connection, serializer=JSONSerializer).get_job_ids()
+    assert item.job_id in retried + failed  # RQ saw the failure and holds the job for its retry
+    row = db.session.get(OutboxItem, item_id)
+    assert row.status == "pending" and "Timestamp" in (row.error or "")
+    party = db.session.scalar(select(Party).where(Party.case_id == case_id, Party.position == 1))
+    assert party.status == "signing"
+    docs, signed_events, store = _counts()
+    assert (docs, store) == (before_docs, before_store) and signed_events == 0
+    state = cases.signing_state(db.session.get(Case, case_id), pair[0])
+    assert state.polling and state.retrying
+
+    monkeypatch.setitem(app.config, "TSA_URLS", [])  # the internal TSA answers again
+    assert jobs.sign_party(item_id) == "signed"
+    fresh()
+    assert db.session.scalar(select(Party).where(Party.case_id == case_id, Party.position == 1)).status == "signed"
+
+
+def test_r_acc_4_revoked_certificate_is_refused_at_agreement(app, pair):
+    """Is a company whose certificate was revoked refused at the agree step with a clear message, nothing queued?"""
+    kou, _otsu = pair
+    case_id = _sent_case(pair)
+    certificates.revoke(certificates.active_for(kou), "key_compromise", None)
+    db.session.commit()
+    with pytest.raises(cases.CertificateUnavailable) as refused:
+        cases.agree_and_sign(_user(kou), case_id, db.session.get(Case, case_id).version, cases.CONSENT_VERSION)
+    assert "失効" in refused.value.message
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.kind == "sign")) == 0
+
+
+def test_r_acc_4_certificate_revoked_after_agreeing_is_refused_by_the_job(app, pair):
+    """If the certificate is revoked between agreeing and the job, does the job refuse (not retry), put the
+    party back to pending with the reason shown, and sign nothing — and after a reissue can it sign?"""
+    kou, _otsu = pair
+    case_id = _sent_case(pair)
+    item_id = _agree(kou, case_id).id
+    certificates.revoke(certificates.active_for(kou), "key_compromise", None)
+    db.session.commit()
+    assert jobs.sign_party(item_id) == "refused"
+    fresh()
+    party = db.session.scalar(select(Party).where(Party.case_id == case_id, Party.position == 1))
+    assert party.status == "pending" and "失効" in party.sign_error
+    assert db.session.get(OutboxItem, item_id).status == "done"
+    assert not db.session.scalars(select(Document).where(Document.role == "signed")).all()
+
+    certificates.reissue(db.session.get(Company, kou), None)
+    db.session.commit()
+    item = _agree(kou, case_id)
+    assert jobs.sign_party(item.id) == "signed"
+
+
+def test_r_acc_4_revocation_is_published_in_the_crl_after_commit(app, pair):
+    """Does revoking a certificate put its serial in the published CRL once the transaction commits, and
+    leave the CRL alone when the transaction rolls back?"""
+    from cryptography import x509
+
+    kou, otsu = pair
+    pki = certificates.pki()
+    certificates.crl()
+    cert = certificates.active_for(otsu)
+    certificates.revoke(cert, "superseded", None)
+    db.session.rollback()
+    assert x509.load_der_x509_crl(pki.current_crl()).get_revoked_certificate_by_serial_number(int(cert.serial, 16)) \
+        is None
+    cert = certificates.active_for(kou)
+    certificates.revoke(cert, "key_compromise", None)
+    db.session.commit()
+    entry = x509.load_der_x509_crl(pki.current_crl()).get_revoked_certificate_by_serial_number(int(cert.serial, 16))
+    assert entry is not None
