@@ -44,6 +44,20 @@ def create_admin_command(login_id: str, name: str, email: str, password: str) ->
     click.echo(f"created staff admin {user.login_id}")
 
 
+@portal_cli.command("seed-demo")
+def seed_demo_command() -> None:
+    """Create the demo staff login and two demo companies once, then print the demo logins.
+
+    Demo only: every demo login has the same published password. Running it again creates nothing."""
+    from portal.services import demo
+
+    logins = demo.seed_demo()
+    db.session.commit()
+    for login in logins:
+        who = f"{login.role}（{login.company}）" if login.company else login.role
+        click.echo(f"    {who}: {login.login_id} / {login.password}")
+
+
 @portal_cli.command("check")
 def check_command() -> None:
     """Startup check: database, Redis, store, worker, keys, TSA. Exit 1 if any fails."""
