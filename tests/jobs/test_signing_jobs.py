@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from portal import jobs
 from portal.clock import now_utc
 from portal.extensions import db
-from portal.models import AuditEvent, Case, Company, Document, OutboxItem, Party
+from portal.models import AuditEvent, Case, Certificate, Company, Document, OutboxItem, Party
 from portal.services import cases, certificates, outbox
 from portal.services.storage import get_store
 from portal.services.verification import verify_pdf
@@ -208,3 +208,42 @@ def test_r_acc_4_revocation_is_published_in_the_crl_after_commit(app, pair):
     db.session.commit()
     entry = x509.load_der_x509_crl(pki.current_crl()).get_revoked_certificate_by_serial_number(int(cert.serial, 16))
     assert entry is not None
+
+
+def test_r_acc_4_certificate_names_the_company_and_reissue_supersedes_the_old_one(app, pair):
+    """Does a company's certificate carry its name and 法人番号, and does a reissue revoke the old one
+    (superseded) and make the new one the active certificate?"""
+    kou, _otsu = pair
+    company = db.session.get(Company, kou)
+    old = certificates.active_for(kou)
+    assert "甲建設株式会社" in old.subject and company.corporate_number in old.subject
+    old_id = old.id
+    new_id = certificates.reissue(company, None).id
+    db.session.commit()
+    fresh()
+    old = db.session.get(Certificate, old_id)
+    assert (old.status, old.revocation_reason) == ("revoked", "superseded")
+    assert certificates.active_for(kou).id == new_id
+    assert [c.id for c in certificates.for_company(kou)] == [new_id, old_id]
+
+
+def test_r_case_5_a_repeated_job_sends_no_second_notice(app, pair):
+    """If the job that hands the turn to party 2 runs again, is party 2 still mailed only once, with the
+    time it was sent recorded?"""
+    from portal.models import SentNotice
+
+    kou, otsu = pair
+    case_id = _sent_case(pair)
+    item_id = _agree(kou, case_id).id
+    assert jobs.sign_party(item_id) == "signed"
+    work(app)
+    fresh()
+    db.session.get(OutboxItem, item_id).status = "pending"
+    db.session.commit()
+    jobs.sign_party(item_id)
+    work(app)
+    fresh()
+    turns = db.session.scalars(select(SentNotice).where(SentNotice.kind == "case_turn",
+                                                        SentNotice.company_id == otsu)).all()
+    assert len(turns) == 1 and turns[0].sent_at is not None
+    assert f"/cases/{case_id}" in turns[0].body and "乙工務店株式会社" in turns[0].body

@@ -106,6 +106,8 @@ def test_r_case_3_full_flow_signs_every_party_and_seals_b_lta(app, trio, count, 
     response = clients[-1].get(f"/cases/{case_id}/signed.pdf")
     assert response.status_code == 200 and response.data == pdf
     assert "attachment" in response.headers["Content-Disposition"]
+    fresh()
+    assert audit_actions(case_id)[-1] == "downloaded"
     page = clients[0].get(f"/cases/{case_id}").get_data(as_text=True)
     assert "契約が締結されました" in page and 'hx-trigger="every 1s"' not in page
 
