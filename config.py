@@ -31,6 +31,11 @@ class Config:
     PKI_PASSPHRASE = os.environ.get("PKI_PASSPHRASE")
     TSA_URLS = _env_list("TSA_URLS")
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+    # Evidence (R-CASE-4): the public verification page and the internal TSA over HTTP, per client IP;
+    # archives are re-timestamped this many days before their last timestamp certificate expires.
+    VERIFY_RATE_LIMIT = os.environ.get("VERIFY_RATE_LIMIT", "20 per hour")
+    TSA_RATE_LIMIT = os.environ.get("TSA_RATE_LIMIT", "600 per minute")
+    RETIMESTAMP_WINDOW_DAYS = _env_int("RETIMESTAMP_WINDOW_DAYS", 365)
 
     # Mail: SMTP when MAIL_SERVER is set, otherwise a file backend staff can read.
     MAIL_SERVER = os.environ.get("MAIL_SERVER")

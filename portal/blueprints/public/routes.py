@@ -124,9 +124,3 @@ def _consented(form: ApplicationForm) -> bool:
         form.consent.errors = [*form.consent.errors, TERMS_CHANGED]
         return False
     return valid
-
-
-@bp.get("/verify")
-def verify():
-    """Public verification of a signed PDF."""
-    return render_template("public/terms.html")

@@ -1,0 +1,64 @@
+"""The portal's PKI in public (R-ACC-4, R-CASE-3): the CRL at the URL every certificate names as its
+distribution point, the CA certificates, and the internal RFC 3161 TSA over HTTP (TSA_URLS of another
+portal may point here)."""
+from __future__ import annotations
+
+from flask import Response, abort, current_app, render_template, request
+
+from portal.blueprints.public import bp
+from portal.extensions import csrf, limiter
+from portal.services import certificates, pki_publish
+from portal.services.tsa import QUERY_CONTENT_TYPE, REPLY_CONTENT_TYPE
+
+CERT_NAMES = ("root", "issuing", "tsa")
+
+
+def _tsa_limit() -> str:
+    return current_app.config.get("TSA_RATE_LIMIT", "600 per minute")
+
+
+@bp.get("/pki/crl")
+def pki_crl():
+    """The issuing CA's CRL (DER, application/pkix-crl), the distribution point in every certificate."""
+    response = Response(pki_publish.crl_der(), mimetype="application/pkix-crl")
+    response.headers["Content-Disposition"] = 'attachment; filename="ukeoi-issuing-ca.crl"'
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@bp.get("/pki/ca")
+def pki_ca():
+    """The CA and TSA certificates with their fingerprints, to download and compare (trust anchors)."""
+    return render_template("public/pki_ca.html", certificates=pki_publish.ca_certificates(),
+                           crl_url=certificates.pki().crl_url)
+
+
+@bp.get("/pki/ca/<name>.<any(pem, crt):fmt>")
+def pki_ca_file(name: str, fmt: str):
+    """One certificate as PEM (application/x-pem-file) or DER (application/pkix-cert); 404 for other names."""
+    found = next((c for c in pki_publish.ca_certificates() if c.name == name), None)
+    if found is None or name not in CERT_NAMES:
+        abort(404)
+    body, mimetype = (found.pem, "application/x-pem-file") if fmt == "pem" else (found.der, "application/pkix-cert")
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="ukeoi-{name}.{fmt}"'
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+@bp.post("/pki/tsa")
+@csrf.exempt  # RFC 3161 clients post a bare DER query: there is no session and nothing to forge
+@limiter.limit(_tsa_limit)
+def pki_tsa():
+    """RFC 3161 over HTTP: application/timestamp-query in, application/timestamp-reply out.
+    415 for another content type, 413 for a body larger than a query can be."""
+    if request.mimetype != QUERY_CONTENT_TYPE:
+        abort(415)
+    if (request.content_length or 0) > pki_publish.MAX_QUERY_BYTES:
+        abort(413)
+    query = request.get_data(cache=False)
+    if len(query) > pki_publish.MAX_QUERY_BYTES:
+        abort(413)
+    response = Response(pki_publish.timestamp_reply(query), mimetype=REPLY_CONTENT_TYPE)
+    response.headers["Cache-Control"] = "no-store"
+    return response
