@@ -548,12 +548,14 @@ def _run_lock() -> Iterator[bool]:
 
 def _close_interrupted_runs(now: datetime) -> None:
     """A run that never finished was killed; say so on its record (the work itself resumes)."""
-    for stale in db.session.scalars(
+    stale_runs = db.session.scalars(
         select(PurgeRun).where(PurgeRun.finished_at.is_(None), PurgeRun.dry_run.is_(False))
-    ):
+    ).all()
+    for stale in stale_runs:
         stale.errors = [*(stale.errors or []), {"where": "run", "error": "中断されました（次回の実行で再開）"}]
         stale.finished_at = now
-    db.session.commit()
+    if stale_runs:
+        db.session.commit()
 
 
 def run(today: date | None = None, now: datetime | None = None, batch_size: int | None = None) -> PurgeRun:
@@ -570,8 +572,9 @@ def run(today: date | None = None, now: datetime | None = None, batch_size: int 
         _close_interrupted_runs(now or now_utc())
         purge_run = PurgeRun(run_on=today, started_at=now or now_utc(), dry_run=False, errors=[])
         db.session.add(purge_run)
-        db.session.commit()
+        db.session.flush()
         run_id = purge_run.id
+        db.session.commit()
 
         for company_id, name, ended_on, delete_on, _reason in _due_companies(today):
             try:
@@ -609,18 +612,14 @@ def run(today: date | None = None, now: datetime | None = None, batch_size: int 
         finished = db.session.get(PurgeRun, run_id)
         assert finished is not None
         finished.finished_at = now_utc() if now is None else now
-        audit.record(
-            "purge.run",
-            detail={
-                "run_id": run_id,
-                "run_on": today.isoformat(),
-                "cases": finished.deleted_cases,
-                "companies": finished.deleted_companies,
-                "objects": finished.deleted_objects,
-                "errors": len(finished.errors or []),
-            },
-            now=now,
-        )
+        counts = {
+            "cases": finished.deleted_cases,
+            "companies": finished.deleted_companies,
+            "objects": finished.deleted_objects,
+            "errors": len(finished.errors or []),
+        }
+        if any(counts.values()):  # a quiet day leaves its run record only
+            audit.record("purge.run", detail={"run_id": run_id, "run_on": today.isoformat(), **counts}, now=now)
         db.session.commit()
         if finished.errors:
             raise PurgeIncomplete(f"purge run {run_id} finished with {len(finished.errors)} error(s)")
