@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import re
 import subprocess
+from datetime import datetime
 from pathlib import Path
 
 from pyhanko.pdf_utils.writer import PdfFileWriter
@@ -23,11 +24,13 @@ def _register_font() -> None:
         pdfmetrics.registerFont(TTFont(_FONT, IPAEX_GOTHIC))
 
 
-def small_pki(directory: Path, passphrase: bytes = b"test-pki-passphrase") -> PortalPKI:
-    """An initialised portal PKI with RSA 2048 keys throughout: the production code paths, faster key generation."""
+def small_pki(directory: Path, passphrase: bytes = b"test-pki-passphrase", now: datetime | None = None) -> PortalPKI:
+    """An initialised portal PKI with RSA 2048 keys throughout: the production code paths, faster key generation.
+
+    `now` backdates the CA and TSA certificates (for tests about time)."""
     pki = PortalPKI(directory, passphrase, "http://localhost")
     pki.root_key_bits = pki.ca_key_bits = pki.company_key_bits = 2048
-    pki.init()
+    pki.init(now=now)
     return pki
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -150,18 +149,18 @@ def test_r_case_4_a_crl_issued_after_signing_is_accepted(pki, signed):
     assert _verify(pki, signed["party2"], crls=[later_crl]).valid
 
 
-def test_r_case_4_a_certificate_that_expired_after_signing_still_verifies(pki):
-    """Is a signature judged at its timestamp, so the signer's certificate may expire afterwards?"""
-    expires_in = timedelta(seconds=2)
-    issued_at = datetime.now(UTC) - (timedelta(days=3 * 365 + 3 // 4) - expires_in)
-    cert = pki.issue_company_certificate("株式会社期限切れ", "3333333333333", now=issued_at)
-    assert cert.not_after - datetime.now(UTC) < expires_in
+def test_r_case_4_a_certificate_that_expired_after_signing_still_verifies(tmp_path):
+    """Is a signature judged at its timestamp, so the signer's certificate may have expired since?"""
+    now = datetime.now(UTC)
+    pki = small_pki(tmp_path / "pki", now=now - timedelta(days=2))  # CA and TSA valid since two days ago
+    cert = pki.issue_company_certificate("株式会社期限切れ", "3333333333333", now=now - timedelta(days=3 * 365 + 1))
+    signed_at = cert.not_after - timedelta(hours=1)  # yesterday, an hour before the certificate expired
+    timestamper = InternalTimeStamper.from_pki(pki, clock=lambda: signed_at)
     signer = pki.signer_for(cert.cert_pem, cert.key_pem_encrypted)
     prepared = prepare_signature_fields(make_pdf(), ["当事者"])
-    pdf = sign_as_party(prepared, 1, 1, signer, InternalTimeStamper.from_pki(pki), StampText("期限", "太郎", SIGNED_AT))
-    time.sleep(max(0.0, (cert.not_after - datetime.now(UTC)).total_seconds()) + 0.1)
-    [sig] = _verify(pki, pdf).signatures
-    assert sig.signing_time < cert.not_after < datetime.now(UTC)
+    pdf = sign_as_party(prepared, 1, 1, signer, timestamper, StampText("期限", "太郎", signed_at))
+    [sig] = verify_pdf(pdf, pki.trust_roots(), crls=[pki.write_crl([])]).signatures
+    assert sig.signing_time == signed_at and cert.not_after < now
     assert sig.trusted and sig.bottom_line
 
 
