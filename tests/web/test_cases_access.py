@@ -286,17 +286,17 @@ def test_r_store_4_staff_see_metadata_and_content_reads_are_logged(app, world, s
     """Do staff see a case's metadata, and is opening its content recorded as staff_viewed?"""
     staff_id = staff_user.id
     staff = client_for(app, "staff1")
-    listing = staff.get("/cases/staff").get_data(as_text=True)
+    listing = staff.get("/admin/cases").get_data(as_text=True)
     assert "甲建設株式会社" in listing
-    page = staff.get(f"/cases/staff/{world['case']}").get_data(as_text=True)
+    page = staff.get(f"/admin/cases/{world['case']}").get_data(as_text=True)
     assert "SHA-256" in page and world["kou"] and "甲建設株式会社" in page
     assert "¥11,000,000" not in page and "月末締め" not in page  # metadata, not the contract's terms
-    assert staff.get(f"/cases/staff/{world['case']}/documents/{world['doc']}").status_code == 200
+    assert staff.get(f"/admin/cases/{world['case']}/documents/{world['doc']}").status_code == 200
     fresh()
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "staff_viewed"))
     assert event is not None and event.case_id == world["case"] and event.user_id == staff_id
     assert staff.get(f"/cases/{world['case']}").status_code == 403  # staff have no company case pages
-    assert client_for(app, "kou").get("/cases/staff").status_code == 403
+    assert client_for(app, "kou").get("/admin/cases").status_code == 403
 
 
 def _fields():
