@@ -22,3 +22,6 @@ cron.register(jobs.suspend_expired_passwords, "maintenance", cron="15 3 * * *")
 cron.register(jobs.renew_and_end_contracts, "maintenance", cron="5 0 * * *")
 cron.register(jobs.purge_daily, "maintenance", cron="30 3 * * *", job_timeout=6 * 3600)
 cron.register(jobs.send_retention_warnings, "maintenance", cron="0 8 * * *")
+# PKI (R-ACC-4, R-CASE-3): a fresh CRL every day (each is valid 7 days); archives re-timestamped before expiry.
+cron.register(jobs.refresh_crl, "maintenance", cron="0 1 * * *")
+cron.register(jobs.retimestamp_archives, "maintenance", cron="0 4 * * *", job_timeout=6 * 3600)

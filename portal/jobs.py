@@ -138,3 +138,26 @@ def suspend_expired_passwords() -> list[int]:
         suspended = accounts.suspend_expired_passwords()
         db.session.commit()
         return suspended
+
+
+def refresh_crl() -> int:
+    """Cron (daily): publish a fresh CRL of the issuing CA (valid 7 days) from the certificate rows (R-ACC-4)."""
+    from portal.services import certificates
+
+    with job_app():
+        return len(certificates.crl())
+
+
+def retimestamp_archives() -> dict:
+    """Cron (daily): add a new document timestamp to completed archives whose last timestamp certificate
+    expires within RETIMESTAMP_WINDOW_DAYS (R-CASE-3). Raises, so RQ retries and shows it, when some case
+    failed or the TSA's own certificate is too short-lived to help (staff admins are mailed too)."""
+    from portal.services import archive
+
+    with job_app():
+        run = archive.renew_due()
+        result = {"backfilled": run.backfilled, "due": run.due, "renewed": run.renewed,
+                  "failed": [list(f) for f in run.failed], "blocked": run.blocked}
+        if run.failed or run.blocked:
+            raise RuntimeError(f"re-timestamping incomplete: {result}")
+        return result

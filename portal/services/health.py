@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from portal.clock import now_utc
 from portal.extensions import db
+from portal.services import pki_health
 from portal.services.outbox import redis_conn
 
 WORKER_STALE = timedelta(minutes=2)
@@ -55,6 +56,7 @@ CHECKS: dict[str, Callable[[], dict]] = {
     "redis": _redis,
     "storage": _storage,
     "worker": _worker,
+    "pki": pki_health.check,  # keys readable, TSA answers, CA not near expiry
 }
 
 

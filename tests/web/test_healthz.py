@@ -13,8 +13,8 @@ def _register_worker(app) -> SimpleWorker:
     return worker
 
 
-def test_healthz_ok_when_database_redis_store_and_worker_answer(app, client):
-    """With a live worker heartbeat, does /healthz report every check ok with 200?"""
+def test_healthz_ok_when_database_redis_store_and_worker_answer(app, client, portal_pki):
+    """With a live worker heartbeat and the portal's PKI in place, does /healthz report every check ok with 200?"""
     worker = _register_worker(app)
     try:
         response = client.get("/healthz")
@@ -23,7 +23,7 @@ def test_healthz_ok_when_database_redis_store_and_worker_answer(app, client):
     body = response.get_json()
     assert response.status_code == 200, body
     assert body["ok"] is True
-    assert set(body["checks"]) >= {"database", "redis", "storage", "worker"}
+    assert set(body["checks"]) >= {"database", "redis", "storage", "worker", "pki"}
     assert body["checks"]["worker"]["last_heartbeat"]
 
 

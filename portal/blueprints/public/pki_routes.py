@@ -10,15 +10,13 @@ from portal.extensions import csrf, limiter
 from portal.services import certificates, pki_publish
 from portal.services.tsa import QUERY_CONTENT_TYPE, REPLY_CONTENT_TYPE
 
-CERT_NAMES = ("root", "issuing", "tsa")
-
 
 def _tsa_limit() -> str:
     return current_app.config.get("TSA_RATE_LIMIT", "600 per minute")
 
 
 @bp.get("/pki/crl")
-def pki_crl():
+def crl():
     """The issuing CA's CRL (DER, application/pkix-crl), the distribution point in every certificate."""
     response = Response(pki_publish.crl_der(), mimetype="application/pkix-crl")
     response.headers["Content-Disposition"] = 'attachment; filename="ukeoi-issuing-ca.crl"'
@@ -26,18 +24,17 @@ def pki_crl():
     return response
 
 
-@bp.get("/pki/ca")
-def pki_ca():
-    """The CA and TSA certificates with their fingerprints, to download and compare (trust anchors)."""
-    return render_template("public/pki_ca.html", certificates=pki_publish.ca_certificates(),
-                           crl_url=certificates.pki().crl_url)
-
-
+@bp.get("/pki/ca", defaults={"name": None, "fmt": None})
 @bp.get("/pki/ca/<name>.<any(pem, crt):fmt>")
-def pki_ca_file(name: str, fmt: str):
-    """One certificate as PEM (application/x-pem-file) or DER (application/pkix-cert); 404 for other names."""
-    found = next((c for c in pki_publish.ca_certificates() if c.name == name), None)
-    if found is None or name not in CERT_NAMES:
+def ca_certificates(name: str | None, fmt: str | None):
+    """Without a name: the CA and TSA certificates with their fingerprints (trust anchors to compare).
+    With one: that certificate as PEM (application/x-pem-file) or DER (application/pkix-cert); 404 for
+    other names."""
+    published = pki_publish.ca_certificates()
+    if name is None:
+        return render_template("public/pki_ca.html", certificates=published, crl_url=certificates.pki().crl_url)
+    found = next((c for c in published if c.name == name), None)
+    if found is None:
         abort(404)
     body, mimetype = (found.pem, "application/x-pem-file") if fmt == "pem" else (found.der, "application/pkix-cert")
     response = Response(body, mimetype=mimetype)
@@ -49,7 +46,7 @@ def pki_ca_file(name: str, fmt: str):
 @bp.post("/pki/tsa")
 @csrf.exempt  # RFC 3161 clients post a bare DER query: there is no session and nothing to forge
 @limiter.limit(_tsa_limit)
-def pki_tsa():
+def tsa():
     """RFC 3161 over HTTP: application/timestamp-query in, application/timestamp-reply out.
     415 for another content type, 413 for a body larger than a query can be."""
     if request.mimetype != QUERY_CONTENT_TYPE:
