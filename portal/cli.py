@@ -123,3 +123,29 @@ def purge_command(dry_run: bool, today_text: str | None) -> None:
              "companies": run.deleted_companies, "objects": run.deleted_objects},
         )
     )
+
+
+@portal_cli.command("export")
+@click.argument("case_numbers", nargs=-1)
+@click.option("--all", "export_all", is_flag=True, help="Every completed case.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, writable=True),
+              help="Folder to write DIR/<case number>/ into (created if missing).")
+def export_command(case_numbers: tuple[str, ...], export_all: bool, out_dir: str) -> None:
+    """Write each completed case's evidence package, unpacked, to OUT/<case number>/ (R-CASE-4).
+    Exit 1 if a named case does not exist or is not complete (the others are still written)."""
+    from pathlib import Path
+
+    from portal.services import evidence
+
+    if export_all == bool(case_numbers):
+        raise click.UsageError("name one or more case numbers, or use --all")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    result = evidence.export(None if export_all else list(case_numbers), out)
+    for number in result.written:
+        click.echo(f"{number}\t{out / number}")
+    for number, why in result.refused:
+        click.echo(f"{number}\tnot exported: {why}", err=True)
+    click.echo(f"exported {len(result.written)} case(s) to {out}", err=True)
+    if result.refused:
+        sys.exit(1)
