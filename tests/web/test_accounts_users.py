@@ -60,6 +60,7 @@ def test_r_acc_1_create_user_shows_the_temporary_password_once(app, client, comp
     login(client, "a-contact")
     response = _create(client)
     assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"  # the page with the password is not cached
     body = text(response)
     password = re.search(r'id="temporary-password">([^<]+)<', body).group(1)
     user = db.session.scalar(select(User).where(User.name == "新人 一郎"))
