@@ -16,6 +16,8 @@ from redis import Redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from config import normalize_database_url
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -48,7 +50,7 @@ def _database_url(instance: Path) -> str:
     base = os.environ.get("TEST_DATABASE_URL", "")
     if not base.startswith("postgresql"):
         return f"sqlite:///{instance / 'e2e.db'}"
-    url = make_url(base)
+    url = make_url(normalize_database_url(base))
     name = f"{url.database}_e2e"
     admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:

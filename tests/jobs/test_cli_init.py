@@ -13,6 +13,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from config import normalize_database_url
 from portal.extensions import db
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,7 +26,7 @@ def fresh_database(tmp_path):
     if not base.startswith("postgresql"):
         yield f"sqlite:///{tmp_path / 'fresh.db'}"
         return
-    url = make_url(base)
+    url = make_url(normalize_database_url(base))
     name = f"{url.database}_fresh"
     admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
