@@ -34,7 +34,7 @@ from portal.clock import jst_date, now_utc, today_jst
 from portal.extensions import db
 from portal.models import Case, Company, Document, OutboxItem, Party, User
 from portal.rules import validators
-from portal.services import audit, certificates, contract_pdf, notify, outbox, retention, signing, tsa
+from portal.services import audit, certificates, contract_pdf, notify, outbox, retention, signing
 from portal.services.audit import Actor
 from portal.services.errors import AccessDenied, DomainError, NotFound, ReadOnlyAccount, StateConflict, ValidationFailed
 from portal.services.search import visible_cases_clause
@@ -747,7 +747,7 @@ def apply_signature(party_id: int, now: datetime | None = None) -> str:
         party.position,
         len(case.parties),
         pki.signer_for(certificate.cert_pem, certificate.key_pem_encrypted or b""),
-        tsa.make_timestamper(pki, current_app.config["TSA_URLS"]),
+        certificates.timestamper(),
         signing.StampText(company=party.company_name, signer_name=party.signer_name or "", signed_at=now),
     )
     doc = _store_document(case, signed_pdf, role="signed", label=MAIN_LABEL, filename=base.filename,
@@ -783,7 +783,7 @@ def seal(case_id: int, now: datetime | None = None) -> str:
     # Each party's certificate is judged at its own signing time (a later reissue cannot strand the case).
     context_at = functools.partial(pki.validation_context, [certificates.crl()])
     sealed_pdf = signing.seal_lta(
-        get_store().get(base.sha256), context_at, tsa.make_timestamper(pki, current_app.config["TSA_URLS"])
+        get_store().get(base.sha256), context_at, certificates.timestamper()
     )
     doc = _store_document(case, sealed_pdf, role="sealed", label=MAIN_LABEL, filename=base.filename,
                           page_count=base.page_count, now=now, signed_by_position=base.signed_by_position)

@@ -9,13 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import current_app
+from pyhanko.sign.timestamps import TimeStamper
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from portal.clock import now_utc
 from portal.extensions import db
 from portal.models import Certificate, Company, User
-from portal.services import audit
+from portal.services import audit, tsa
 from portal.services.errors import StateConflict, ValidationFailed
 from portal.services.pki import REVOCATION_REASONS, PortalPKI
 
@@ -32,6 +33,18 @@ def pki() -> PortalPKI:
             raise RuntimeError("PKI_PASSPHRASE is not set: run `flask portal init` or set it in the environment")
         ext["ukeoi_pki"] = PortalPKI(config["PKI_DIR"], passphrase.encode("utf-8"), config["PUBLIC_BASE_URL"])
     return ext["ukeoi_pki"]
+
+
+def timestamper() -> TimeStamper:
+    """The signing timestamper: the external TSAs of TSA_URLS in order, else the internal TSA. The internal
+    one is built once per app (parsing its key costs more than a timestamp); HTTP clients are made fresh."""
+    urls = list(current_app.config.get("TSA_URLS") or ())
+    if urls:
+        return tsa.make_timestamper(pki(), urls)
+    ext = current_app.extensions
+    if "ukeoi_internal_tsa" not in ext:
+        ext["ukeoi_internal_tsa"] = tsa.make_timestamper(pki(), [])
+    return ext["ukeoi_internal_tsa"]
 
 
 def issue_for_company(company: Company, now: datetime | None = None) -> Certificate:
