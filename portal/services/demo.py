@@ -107,6 +107,8 @@ def seed_demo_cases(companies: list[Company]) -> list[Case]:
     if db.session.scalar(select(func.count(Case.id)).where(Case.originator_company_id == first.id)):
         return []
     author = db.session.scalar(select(User).where(User.login_id == DEMO_COMPANIES[0].contact_login))
+    if author is None:
+        raise RuntimeError(f"demo user {DEMO_COMPANIES[0].contact_login} is missing")
     start = today_jst() + timedelta(days=14)
     fields = cases.CaseFields(
         title="デモ倉庫新築工事 請負契約",

@@ -169,7 +169,7 @@ def resubmit(
         )
         .values(status="pending", correction_token_hash=None, updated_at=now)
     )
-    if result.rowcount != 1:
+    if result.rowcount != 1:  # type: ignore[attr-defined]
         raise StateConflict("この訂正用リンクは既に使われたか、無効になっています。")
     for name, value in vars(clean).items():
         setattr(application, name, value)
@@ -446,7 +446,7 @@ def _transition(application: Application, allowed: tuple[str, ...], new: str, no
         .where(Application.id == application.id, Application.status.in_(allowed))
         .values(status=new, updated_at=now, **values)
     )
-    if result.rowcount != 1:
+    if result.rowcount != 1:  # type: ignore[attr-defined]
         db.session.refresh(application)
         raise StateConflict(
             f"この申込は既に「{STATUS_LABELS.get(application.status, application.status)}」になっています。"

@@ -342,3 +342,22 @@ def test_companies_list_and_detail_show_registration_contract_and_users(
         assert f'id="{section}"' in body
     assert "a-contact" in body and "a-member" in body and "申請担当者" in body
     assert "2027年3月31日" in body  # the first term of a contract starting 2026-04-01
+
+
+def test_with_a_real_mail_server_the_stored_acceptance_notice_keeps_no_password(
+    app, ctx, staff_user, portal_pki, monkeypatch
+):
+    """Once the 利用受諾通知 has gone out through SMTP, is the temporary password struck from the stored
+    copy (the file backend of a demo keeps it, so the demo can be followed from the mail page)?"""
+    from portal.clock import now_utc
+
+    application = factories.application()
+    db.session.commit()
+    result = onboarding.accept(application, today_jst(), staff_user)
+    assert result.temporary_password in result.notice.body
+    monkeypatch.setitem(app.config, "MAIL_BACKEND", "smtp")
+    result.notice.sent_at = now_utc()
+    onboarding.acceptance_sent(result.notice)
+    assert result.temporary_password not in result.notice.body
+    assert "記録からは消去しました" in result.notice.body and result.user.login_id in result.notice.body
+    assert result.contract.acceptance_notified_at == result.notice.sent_at
