@@ -10,13 +10,14 @@ from redis import Redis
 from rq import Worker
 from rq.serializers import JSONSerializer
 
-from portal import create_app
+from portal import create_app, jobs
 
 
 def main(argv: list[str]) -> None:
     app = create_app()
     queues = argv or app.config["RQ_QUEUES"]
     connection = Redis.from_url(app.config["REDIS_URL"])
+    jobs.warm_up()  # the forked work-horses inherit the job app and the decrypted PKI keys
     Worker(queues, connection=connection, serializer=JSONSerializer).work(with_scheduler=True)
 
 
