@@ -25,15 +25,17 @@ Audit events are kept: they hold ids, not content, and the hash chain must stay 
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import (
@@ -43,6 +45,8 @@ from sqlalchemy import (
     Result,
     Table,
     and_,
+    any_,
+    bindparam,
     delete,
     exists,
     insert,
@@ -51,6 +55,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 
 from portal.clock import now_utc, today_jst
@@ -81,6 +86,7 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 #: Tables whose rows belong to a user and go with it; any other non-nullable reference to a
 #: user stops that company's deletion with an error instead of destroying someone else's record.
 _USER_OWNED_TABLES = {"login_sessions", "password_resets"}
+_UNLINK_THREADS = 4
 
 
 class PurgeIncomplete(Exception):
@@ -173,7 +179,7 @@ def _load_batch(where: ColumnElement[bool], after_id: int, limit: int, lock: boo
     if rows:
         for party in db.session.execute(
             select(Party.case_id, Party.company_id, Party.position, Party.company_name, Party.delete_agreed_at)
-            .where(Party.case_id.in_([r.id for r in rows]))
+            .where(_any(Party.case_id, [r.id for r in rows]))
             .order_by(Party.case_id, Party.position)
         ):
             parties[party.case_id].append(party)
@@ -186,7 +192,11 @@ def _party_list(parties: Iterable) -> list[dict]:
 
 def _rule_reasons(rows: list, parties: dict[int, list], today: date) -> tuple[dict[int, DueReason], dict[int, date]]:
     """For each row: the reason it is due today, or (when not due) its corrected purge date."""
-    statuses = retention.company_statuses(p.company_id for ps in parties.values() for p in ps)
+    company_ids = list({p.company_id for ps in parties.values() for p in ps})
+    statuses: dict[int, str] = {}
+    if company_ids:
+        found = db.session.execute(select(Company.id, Company.status).where(_any(Company.id, company_ids)))
+        statuses = {row.id: row.status for row in found}
     due: dict[int, DueReason] = {}
     corrected: dict[int, date] = {}
     for row in rows:
@@ -336,21 +346,40 @@ def _table(model) -> Table:
     return table
 
 
+def _any(column, values: list) -> ColumnElement[bool]:
+    """`column IN values`, as `= ANY(array)` on PostgreSQL: one bound parameter instead of hundreds,
+    so the statement is prepared once and not re-parsed for every batch."""
+    if _is_postgres():
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(list(values))
+
+
+def _fk_enforced() -> bool:
+    """Whether the database itself carries out ON DELETE (PostgreSQL; SQLite with foreign_keys on)."""
+    if _is_postgres():
+        return True
+    return bool(db.session.execute(text("PRAGMA foreign_keys")).scalar())
+
+
 def _delete_with_children(table: Table, where: ColumnElement[bool], depth: int = 0) -> int:
-    """Delete rows of `table` matching `where` and, first, everything that belongs to them: rows
-    whose foreign key to them cascades or cannot be null are deleted the same way; nullable
-    references are set to NULL (what ON DELETE would do, also on SQLite without FK enforcement)."""
+    """Delete rows of `table` matching `where` and, first, what refers to them.
+
+    A reference with ON DELETE is left to the database when it enforces foreign keys (one
+    statement, no double work) and carried out here otherwise. A reference without ON DELETE is
+    set to NULL when it may be, else its rows are deleted the same way (a row that cannot exist
+    without the case is part of the case)."""
     if depth > 6:
         raise RuntimeError(f"foreign keys nest too deep under {table.name}")
+    enforced = _fk_enforced()
     for child, column, fk in _referrers(table):
-        parent_keys = select(fk.column).where(where)
-        nullable = column.nullable
-        if nullable and fk.ondelete != "CASCADE":
+        if fk.ondelete and enforced:
+            continue
+        if fk.ondelete == "CASCADE" or (fk.ondelete is None and not column.nullable):
+            _delete_with_children(child, column.in_(select(fk.column).where(where)), depth + 1)
+        else:  # SET NULL, or nullable without ON DELETE
             db.session.execute(
-                update(child).where(column.in_(parent_keys)).values({column.name: None})
+                update(child).where(column.in_(select(fk.column).where(where))).values({column.name: None})
             )
-        else:
-            _delete_with_children(child, column.in_(parent_keys), depth + 1)
     return _rowcount(db.session.execute(delete(table).where(where)))
 
 
@@ -360,25 +389,10 @@ def _purge_case_batch(run_id: int, rows: list, parties: dict[int, list], reasons
     ids = [row.id for row in rows if row.id in reasons]
     if not ids:
         return set()
-    digests = set(db.session.scalars(select(Document.sha256).where(Document.case_id.in_(ids)).distinct()))
-    db.session.execute(
-        insert(PurgeRecord),
-        [
-            {
-                "run_id": run_id,
-                "subject": "case",
-                "case_number": row.number,
-                "company_id": None,
-                "parties": _party_list(parties[row.id]),
-                "rule": reasons[row.id].rule,
-                "dates": reasons[row.id].dates,
-                "deleted_at": now,
-            }
-            for row in rows
-            if row.id in reasons
-        ],
-    )
-    deleted = _delete_with_children(_table(Case), Case.id.in_(ids))
+    digests = set(db.session.scalars(select(Document.sha256).where(_any(Document.case_id, ids)).distinct()))
+    _insert_tombstones(run_id, [(row.number, _party_list(parties[row.id]), reasons[row.id]) for row in rows
+                                if row.id in reasons], now)
+    deleted = _delete_with_children(_table(Case), _any(Case.id, ids))
     if deleted != len(ids):
         raise RuntimeError(f"expected to delete {len(ids)} cases, deleted {deleted}")
     db.session.execute(
@@ -387,21 +401,91 @@ def _purge_case_batch(run_id: int, rows: list, parties: dict[int, list], reasons
     return digests
 
 
-def _remove_unreferenced(digests: Iterable[str]) -> int:
-    """Unlink the store objects of `digests` that no Document references any more (committed)."""
+_TOMBSTONES_PG = text(
+    "INSERT INTO purge_records (run_id, subject, case_number, company_id, parties, rule, dates, deleted_at) "
+    "SELECT :run_id, 'case', t.number, NULL, CAST(t.parties AS json), t.rule, CAST(t.dates AS json), :deleted_at "
+    "FROM unnest(CAST(:numbers AS varchar[]), CAST(:parties AS text[]), CAST(:rules AS varchar[]), "
+    "CAST(:dates AS text[])) AS t(number, parties, rule, dates)"
+)
+
+
+def _insert_tombstones(run_id: int, items: list[tuple[str, list[dict], DueReason]], now: datetime) -> None:
+    """One tombstone per case. On PostgreSQL a single INSERT … SELECT FROM unnest(arrays): one
+    statement for the batch instead of one per row."""
+    if not items:
+        return
+    if _is_postgres():
+        db.session.execute(
+            _TOMBSTONES_PG,
+            {
+                "run_id": run_id,
+                "deleted_at": now.astimezone(UTC).replace(tzinfo=None),  # UTCDateTime stores naive UTC
+                "numbers": [number for number, _, _ in items],
+                "parties": [json.dumps(parties, ensure_ascii=False) for _, parties, _ in items],
+                "rules": [reason.rule for _, _, reason in items],
+                "dates": [json.dumps(reason.dates, ensure_ascii=False) for _, _, reason in items],
+            },
+        )
+        return
+    db.session.execute(
+        insert(_table(PurgeRecord)),
+        [
+            {"run_id": run_id, "subject": "case", "case_number": number, "company_id": None, "parties": parties,
+             "rule": reason.rule, "dates": reason.dates, "deleted_at": now}
+            for number, parties, reason in items
+        ],
+    )
+
+
+def _unreferenced(digests: list[str]) -> list[str]:
+    """Those of `digests` that no committed Document references."""
+    still = set(db.session.scalars(select(Document.sha256).where(_any(Document.sha256, digests)).distinct()))
+    return [digest for digest in digests if digest not in still]
+
+
+class _Unlinker:
+    """Removes store objects on a few background threads while the next batch's transaction runs:
+    the file system, not Python, is the limit. It is only ever handed digests whose batch has
+    committed and that no committed Document references; a crash loses nothing but files, which
+    the sweep of a later run removes."""
+
+    CHUNK = 100
+
+    def __init__(self) -> None:
+        self.store = get_store()
+        self.pool = ThreadPoolExecutor(max_workers=_UNLINK_THREADS, thread_name_prefix="purge-unlink")
+        self.pending: list = []
+
+    def _delete_all(self, digests: list[str]) -> int:
+        return sum(1 for digest in digests if self.store.delete(digest))
+
+    def submit(self, digests: list[str]) -> None:
+        for start in range(0, len(digests), self.CHUNK):
+            self.pending.append(self.pool.submit(self._delete_all, digests[start : start + self.CHUNK]))
+
+    def drain(self) -> int:
+        """Wait for every removal handed over so far; how many files went."""
+        done = sum(future.result() for future in self.pending)
+        self.pending.clear()
+        return done
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+
+
+def _remove_unreferenced(digests: Iterable[str], unlinker: _Unlinker | None = None) -> int:
+    """Remove the store objects of `digests` that no committed Document references any more.
+    Called right after a batch committed. With an unlinker the files go in the background (returns
+    0; the unlinker counts them), without one they go now (returns how many)."""
     wanted = sorted(set(digests))
-    if not wanted:
+    gone: list[str] = []
+    for start in range(0, len(wanted), 1000):
+        gone.extend(_unreferenced(wanted[start : start + 1000]))
+    if unlinker is not None:
+        unlinker.submit(gone)
         return 0
     store = get_store()
-    removed = 0
-    for start in range(0, len(wanted), 1000):
-        chunk = wanted[start : start + 1000]
-        still = set(db.session.scalars(select(Document.sha256).where(Document.sha256.in_(chunk)).distinct()))
-        for digest in chunk:
-            if digest not in still and store.delete(digest):
-                removed += 1
-    db.session.rollback()  # end the read transaction; nothing was written
-    return removed
+    return sum(1 for digest in gone if store.delete(digest))
 
 
 def _add_objects(run_id: int, count: int) -> None:
@@ -503,9 +587,8 @@ def _delete_company_data(run_id: int, company_id: int, today: date, now: datetim
         retention.refresh_purge_due(case)
 
 
-def _purge_company(run_id: int, company_id: int, name: str, ended_on, delete_on, today: date, now: datetime,
-                   batch_size: int) -> set[str]:
-    digests: set[str] = set()
+def _purge_company(run_id: int, company_id: int, ended_on: date | None, delete_on: date | None, today: date,
+                   now: datetime, batch_size: int, unlinker: _Unlinker) -> None:
     after = 0
     while True:
         rows, parties = _load_batch(_cases_leaving_with(company_id), after, batch_size, lock=True)
@@ -513,13 +596,11 @@ def _purge_company(run_id: int, company_id: int, name: str, ended_on, delete_on,
             break
         after = rows[-1].id
         reasons = {row.id: _company_case_reason(row, company_id, ended_on, delete_on) for row in rows}
-        batch_digests = _purge_case_batch(run_id, rows, parties, reasons, now)
+        digests = _purge_case_batch(run_id, rows, parties, reasons, now)
         db.session.commit()
-        digests |= batch_digests
-        _add_objects(run_id, _remove_unreferenced(batch_digests))
+        _remove_unreferenced(digests, unlinker)
     _delete_company_data(run_id, company_id, today, now)
     db.session.commit()
-    return digests
 
 
 # --- the run --------------------------------------------------------------------------------------
@@ -558,6 +639,37 @@ def _close_interrupted_runs(now: datetime) -> None:
         db.session.commit()
 
 
+def _run_batches(run_id: int, today: date, now: datetime | None, batch: int, unlinker: _Unlinker) -> None:
+    """Phases 1 and 2: ended companies with the cases that go with them, then the due cases."""
+    for company_id, _name, ended_on, delete_on, _reason in _due_companies(today):
+        try:
+            _purge_company(run_id, company_id, ended_on, delete_on, today, now or now_utc(), batch, unlinker)
+        except Exception as exc:  # recorded on the run; the next company still goes
+            _record_error(run_id, f"company {company_id}", exc)
+
+    after = 0
+    while True:
+        rows: list = []
+        try:
+            rows, parties = _load_batch(_due_cases_where(today), after, batch, lock=True)
+            if not rows:
+                db.session.rollback()
+                return
+            reasons, corrected = _rule_reasons(rows, parties, today)
+            for case_id, due_on in corrected.items():  # stale purge_due_on: fix it, delete nothing
+                db.session.execute(update(Case).where(Case.id == case_id).values(purge_due_on=due_on))
+            digests = _purge_case_batch(run_id, rows, parties, reasons, now or now_utc())
+            db.session.commit()
+        except Exception as exc:  # this batch rolled back whole; go on after it
+            _record_error(run_id, f"cases after id {after}", exc)
+            if not rows:
+                return  # the database itself failed: stop, the job is retried
+            after = rows[-1].id
+            continue
+        after = rows[-1].id
+        _remove_unreferenced(digests, unlinker)
+
+
 def run(today: date | None = None, now: datetime | None = None, batch_size: int | None = None) -> PurgeRun:
     """Delete everything due on `today` (see the module docstring). Commits batch by batch.
 
@@ -576,34 +688,13 @@ def run(today: date | None = None, now: datetime | None = None, batch_size: int 
         run_id = purge_run.id
         db.session.commit()
 
-        for company_id, name, ended_on, delete_on, _reason in _due_companies(today):
-            try:
-                _purge_company(run_id, company_id, name, ended_on, delete_on, today, now or now_utc(), batch)
-            except Exception as exc:  # recorded on the run; the next company still goes
-                _record_error(run_id, f"company {company_id}", exc)
-
-        after = 0
-        while True:
-            rows: list = []
-            try:
-                rows, parties = _load_batch(_due_cases_where(today), after, batch, lock=True)
-                if not rows:
-                    db.session.rollback()
-                    break
-                reasons, corrected = _rule_reasons(rows, parties, today)
-                for case_id, due_on in corrected.items():  # stale purge_due_on: fix it, delete nothing
-                    db.session.execute(update(Case).where(Case.id == case_id).values(purge_due_on=due_on))
-                digests = _purge_case_batch(run_id, rows, parties, reasons, now or now_utc())
-                db.session.commit()
-            except Exception as exc:  # this batch rolled back whole; go on after it
-                _record_error(run_id, f"cases after id {after}", exc)
-                if not rows:
-                    break  # the database itself failed: stop, the job is retried
-                after = rows[-1].id
-                continue
-            after = rows[-1].id
-            _add_objects(run_id, _remove_unreferenced(digests))
-
+        unlinker = _Unlinker()
+        try:
+            _run_batches(run_id, today, now, batch, unlinker)
+        finally:
+            removed = unlinker.drain()
+            unlinker.close()
+        _add_objects(run_id, removed)
         try:
             _add_objects(run_id, sweep_orphans())
         except Exception as exc:
@@ -661,8 +752,7 @@ def sweep_orphans(min_age_seconds: int | None = None, chunk: int = 2000) -> int:
     def flush() -> int:
         if not pending:
             return 0
-        still = set(db.session.scalars(select(Document.sha256).where(Document.sha256.in_(pending)).distinct()))
-        count = sum(1 for digest in pending if digest not in still and store.delete(digest))
+        count = sum(1 for digest in _unreferenced(pending) if store.delete(digest))
         pending.clear()
         db.session.rollback()
         return count

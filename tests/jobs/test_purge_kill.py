@@ -44,11 +44,11 @@ RUNNER = textwrap.dedent(
     real_remove, real_batch = purge._remove_unreferenced, purge._purge_case_batch
     calls = {"n": 0}
 
-    def remove(digests):
+    def remove(digests, *args):
         calls["n"] += 1
         if crash_after and calls["n"] >= crash_after:
             os.kill(os.getpid(), signal.SIGKILL)
-        return real_remove(digests)
+        return real_remove(digests, *args)
 
     def batch(*args, **kwargs):
         time.sleep(slow)
