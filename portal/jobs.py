@@ -173,5 +173,6 @@ def warm_up() -> None:
     with job_app():
         try:
             certificates.pki().health()
+            certificates.timestamper()
         except Exception:  # a worker without a PKI still runs mail and maintenance jobs
             logging.getLogger(__name__).warning("PKI keys not preloaded", exc_info=True)

@@ -26,7 +26,7 @@ from sqlalchemy import Select, func, select
 from portal.clock import jst_date, now_utc
 from portal.extensions import db
 from portal.models import Case, Document, User
-from portal.services import audit, cases, certificates, notify, signing, tsa
+from portal.services import audit, cases, certificates, notify, signing
 from portal.services.storage import get_store
 
 DEFAULT_WINDOW_DAYS = 365
@@ -173,8 +173,7 @@ def renew_due(
     run.due = len(ids)
     if not ids:
         return run
-    pki = certificates.pki()
-    timestamper = timestamper or tsa.make_timestamper(pki, current_app.config["TSA_URLS"])
+    timestamper = timestamper or certificates.timestamper()
     available_until = tsa_certificate_expiry(timestamper)
     if available_until <= now + window:
         run.blocked = (f"the TSA certificate expires {available_until.isoformat()}, within the re-timestamp window; "

@@ -83,7 +83,8 @@ def _published(name: str, label: str, cert: asn1_x509.Certificate) -> PublishedC
 
 
 def internal_tsa() -> InternalTimeStamper:
-    """The app's internal TSA (its key decrypted once per process)."""
+    """The app's internal TSA, built once per app (the same one `certificates.timestamper` signs with when
+    TSA_URLS is empty)."""
     ext = current_app.extensions
     if "ukeoi_internal_tsa" not in ext:
         ext["ukeoi_internal_tsa"] = InternalTimeStamper.from_pki(certificates.pki())
