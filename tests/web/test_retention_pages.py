@@ -176,3 +176,9 @@ def test_r_ret_4_staff_home_shows_the_retention_panel(client, shared, staff_user
     _login(client, "staff1")
     html = _text(client.get("/admin/"))
     assert 'id="panel-retention"' in html and 'id="count-purge-due">1<' in html
+
+
+def test_r_ret_1_the_case_page_includes_the_retention_section(client, shared):
+    """Does the case page itself show the retention section with the deletion day?"""
+    html = _text(_login(client, "a-contact").get(f"/cases/{shared.id}"))
+    assert 'id="case-retention"' in html and format_date(date(2030, 1, 11)) in html
