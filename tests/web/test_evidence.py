@@ -134,8 +134,10 @@ def test_r_case_4_signed_pdf_from_the_package_validates_offline_with_pdfsig(app,
 
 
 def test_r_case_4_evidence_page_shows_the_report_and_the_downloads(app, pair_done):
-    """Does a party's evidence page show the verification report and link the three downloads?"""
-    page = client_for(app, "kou").get(f"/cases/{pair_done}/evidence")
+    """Is the evidence page linked from the case, and does it show the verification report and the three downloads?"""
+    client = client_for(app, "kou")
+    assert f"/cases/{pair_done}/evidence" in client.get(f"/cases/{pair_done}").get_data(as_text=True)
+    page = client.get(f"/cases/{pair_done}/evidence")
     assert page.status_code == 200
     body = page.get_data(as_text=True)
     assert 'id="verification-report"' in body
