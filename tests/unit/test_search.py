@@ -127,3 +127,11 @@ def test_r_store_4_staff_search_every_case_and_companies_must_name_theirs(firms,
     assert search(CaseQuery(), None, staff=True).total == 6
     with pytest.raises(ValueError):
         search(CaseQuery(), None)
+
+
+def test_r_store_4_status_counts_cover_only_the_companys_cases(firms, book):
+    """Do the home page's counters count only the cases the company may see, by status?"""
+    from portal.services.cases import count_by_status
+
+    assert count_by_status(firms["kou"].id) == {"complete": 2, "waiting": 1, "draft": 1}
+    assert count_by_status(firms["hei"].id) == {"waiting": 1, "draft": 2}
