@@ -30,7 +30,7 @@ import logging
 import os
 import re
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -447,27 +447,34 @@ class _Unlinker:
     """Removes store objects on a few background threads while the next batch's transaction runs:
     the file system, not Python, is the limit. It is only ever handed digests whose batch has
     committed and that no committed Document references; a crash loses nothing but files, which
-    the sweep of a later run removes."""
+    the sweep of a later run removes. At most MAX_PENDING chunks wait: when the disk is slower than
+    the database, the batches wait for it, so memory stays flat however many cases go."""
 
     CHUNK = 100
+    MAX_PENDING = 40
 
     def __init__(self) -> None:
         self.store = get_store()
         self.pool = ThreadPoolExecutor(max_workers=_UNLINK_THREADS, thread_name_prefix="purge-unlink")
-        self.pending: list = []
+        self.pending: deque = deque()
+        self.removed = 0
 
     def _delete_all(self, digests: list[str]) -> int:
         return sum(1 for digest in digests if self.store.delete(digest))
 
+    def _settle(self, limit: int) -> None:
+        while self.pending and (self.pending[0].done() or len(self.pending) > limit):
+            self.removed += self.pending.popleft().result()
+
     def submit(self, digests: list[str]) -> None:
         for start in range(0, len(digests), self.CHUNK):
             self.pending.append(self.pool.submit(self._delete_all, digests[start : start + self.CHUNK]))
+            self._settle(self.MAX_PENDING)
 
     def drain(self) -> int:
-        """Wait for every removal handed over so far; how many files went."""
-        done = sum(future.result() for future in self.pending)
-        self.pending.clear()
-        return done
+        """Wait for every removal handed over; how many files went in all."""
+        self._settle(0)
+        return self.removed
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
