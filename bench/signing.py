@@ -302,9 +302,11 @@ from portal import create_app, jobs
 app = create_app()
 connection = Redis.from_url(app.config["REDIS_URL"])
 jobs.warm_up()  # as worker.py does
+statm = open("/proc/self/statm").read().split()
+base_rss_kb = int(statm[1]) * resource.getpagesize() // 1024
 Worker(app.config["RQ_QUEUES"], connection=connection, serializer=JSONSerializer).work(burst=True)
 print(json.dumps({"children_maxrss_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-                  "self_maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+                  "base_rss_kb": base_rss_kb}))
 """
 
 
@@ -359,12 +361,14 @@ def bench_large_contract(env: dict[str, str], company_ids: list[int]) -> None:
     pdf = large_pdf()
     case_id = sent_case(company_ids, pdf)
     peaks: list[int] = []
+    bases: list[int] = []
     private: list[int] = []
     seconds: list[float] = []
     for company_id in company_ids:
         click(case_id, company_id)
         usage, elapsed = run_burst_worker(env)
         peaks.append(usage["children_maxrss_kb"])
+        bases.append(usage["base_rss_kb"])
         private.append(usage["sampled_private_kb"])
         seconds.append(elapsed)
     db.session.remove()
@@ -376,6 +380,11 @@ def bench_large_contract(env: dict[str, str], company_ids: list[int]) -> None:
     emit("large_pdf_mb", round(len(pdf) / 1024 / 1024, 2), None, pages=300, sealed_mb=round(len(final) / 1048576, 2))
     emit("worker_peak_rss_mb", round(max(peaks) / 1024, 1), 150, per_party_mb=[round(p / 1024, 1) for p in peaks],
          note="work-horse RSS, including the pages it shares with the worker process it was forked from")
+    emit("worker_base_rss_mb", round(max(bases) / 1024, 1), None,
+         note="the worker process before any job (app, pyHanko, reportlab, fontTools, keys): the floor of every "
+              "work-horse's RSS")
+    emit("worker_job_increment_mb", round(max(p - b for p, b in zip(peaks, bases, strict=True)) / 1024, 1), None,
+         note="work-horse peak RSS minus the worker's RSS when it forked")
     emit("worker_peak_private_mb", round(max(private) / 1024, 1), None,
          per_party_mb=[round(p / 1024, 1) for p in private], note="the work-horse's own (unshared) memory, sampled")
     emit("large_pdf_job_run_s", [round(s, 2) for s in seconds], None,
@@ -392,6 +401,7 @@ def main() -> None:
     parser.add_argument("--skip-large", action="store_true", help="skip the 300-page memory run")
     args = parser.parse_args()
 
+    emit("machine", {"cpus": os.cpu_count(), "loadavg": [round(x, 2) for x in os.getloadavg()]}, None)
     with tempfile.TemporaryDirectory(prefix="ukeoi-bench-") as directory:
         instance = Path(directory)
         env = instance_env(instance)
