@@ -14,7 +14,7 @@ from flask import Flask, current_app, has_app_context
 
 from portal.extensions import db
 from portal.models import SentNotice
-from portal.services import accounts, cases, notify, outbox
+from portal.services import accounts, cases, integrity, notify, outbox
 
 _app: Flask | None = None
 _pid: int | None = None
@@ -68,36 +68,12 @@ def send_mail(outbox_id: int) -> None:
             raise
 
 
-def purge_daily() -> dict:
-    """Cron (daily): delete what the retention rules say is due today (R-RET-3, R-RET-4).
-    Raises when the run recorded errors, so RQ retries it; a retry resumes where it stopped."""
-    from portal.services import purge
-
+def rehash_store() -> dict:
+    """Cron (nightly): re-hash every stored original; alerts are raised by the service (R-STORE-1)."""
     with job_app():
-        run = purge.run()
-        return {"run_id": run.id, "cases": run.deleted_cases, "companies": run.deleted_companies,
-                "objects": run.deleted_objects}
-
-
-def send_retention_warnings() -> int:
-    """Cron (daily): warn the parties 90 and 30 days before a completed case is deleted (R-RET-4)."""
-    from portal.services import purge
-
-    with job_app():
-        count = purge.send_retention_warnings()
+        report = integrity.rehash_store()
         db.session.commit()
-        return count
-
-
-def renew_and_end_contracts() -> dict:
-    """Cron (daily, just after midnight JST): end contracts whose last day has passed, renew the
-    others whose term ended (R-TERM-1, R-TERM-2)."""
-    from portal.services import contracts
-
-    with job_app():
-        result = contracts.renew_and_end()
-        db.session.commit()
-        return result
+        return {"checked": report.checked, "mismatched": len(report.mismatched), "missing": len(report.missing)}
 
 
 def sign_party(outbox_id: int) -> str:
@@ -138,6 +114,38 @@ def suspend_expired_passwords() -> list[int]:
         suspended = accounts.suspend_expired_passwords()
         db.session.commit()
         return suspended
+
+
+def purge_daily() -> dict:
+    """Cron (daily): delete what the retention rules say is due today (R-RET-3, R-RET-4).
+    Raises when the run recorded errors, so RQ retries it; a retry resumes where it stopped."""
+    from portal.services import purge
+
+    with job_app():
+        run = purge.run()
+        return {"run_id": run.id, "cases": run.deleted_cases, "companies": run.deleted_companies,
+                "objects": run.deleted_objects}
+
+
+def send_retention_warnings() -> int:
+    """Cron (daily): warn the parties 90 and 30 days before a completed case is deleted (R-RET-4)."""
+    from portal.services import purge
+
+    with job_app():
+        count = purge.send_retention_warnings()
+        db.session.commit()
+        return count
+
+
+def renew_and_end_contracts() -> dict:
+    """Cron (daily, just after midnight JST): end contracts whose last day has passed, renew the
+    others whose term ended (R-TERM-1, R-TERM-2)."""
+    from portal.services import contracts
+
+    with job_app():
+        result = contracts.renew_and_end()
+        db.session.commit()
+        return result
 
 
 def refresh_crl() -> int:
