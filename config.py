@@ -24,7 +24,7 @@ def normalize_database_url(url: str) -> str:
 
 
 def _database_url(name: str, default: str) -> str:
-    return normalize_database_url(os.environ.get(name, default))
+    return normalize_database_url(os.environ.get(name) or default)
 
 
 def _env_list(name: str) -> list[str]:

@@ -7,6 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from flask import has_app_context
+from flask.testing import FlaskClient
 from redis import Redis
 from sqlalchemy import text
 
@@ -16,10 +18,28 @@ from portal.extensions import db
 from tests import factories
 
 
+class FreshContextClient(FlaskClient):
+    """Runs every request in its own app context, as production does.
+
+    Tests keep an app context pushed (`ctx`) and Flask would reuse it for the client's requests, so
+    `g` — and Flask-Login's loaded user in it — would survive from one request to the next, and a
+    logout, timeout or blocked account would look as if it still worked. After each request the
+    test's own session forgets what it had loaded, so reads see what the request committed.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            response = super().open(*args, **kwargs)
+        if has_app_context() and db.session.registry.has():
+            db.session.expire_all()
+        return response
+
+
 @pytest.fixture(scope="session")
 def app(tmp_path_factory):
     root = tmp_path_factory.mktemp("instance")
     app = create_app(TestConfig)
+    app.test_client_class = FreshContextClient
     app.config.update(
         STORAGE_URL=f"file://{root / 'store'}",
         PKI_DIR=str(root / "pki"),

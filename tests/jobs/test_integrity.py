@@ -10,7 +10,6 @@ from portal.extensions import db
 from portal.models import AuditEvent, Case, Document, SentNotice
 from portal.services import integrity
 from portal.services.storage import get_store
-from tests import factories
 
 
 def _document(company, data: bytes) -> Document:

@@ -1,34 +1,22 @@
 """Helpers for the account tests (login, sessions, passwords, users, change requests).
 
-`FreshContextClient` runs every request in its own app context, as production does. The shared
-fixtures keep one app context pushed for the whole test (`ctx`), and Flask reuses it for the test
-client's requests, so `g` would carry Flask-Login's loaded user from one request to the next: a
-logout, timeout or disabled account would then look like it still worked. With a fresh context
-per request, each request loads its user from the cookie and the database like a real one; the
-test reads the database through its own session, so it calls `fresh()` after requests.
-"""
+The test client is conftest's FreshContextClient: each request runs in its own app context and
+loads its user from the cookie and the database, like a real one."""
 
 from __future__ import annotations
 
 import re
 
-from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import AuditEvent, SentNotice
 from tests import factories
-from tests.conftest import csrf_token_from
-
-
-class FreshContextClient(FlaskClient):
-    def open(self, *args, **kwargs):
-        with self.application.app_context():
-            return super().open(*args, **kwargs)
+from tests.conftest import FreshContextClient, csrf_token_from
 
 
 def make_client(app) -> FreshContextClient:
-    return FreshContextClient(app, app.response_class, use_cookies=True)
+    return app.test_client()
 
 
 def login(client, login_id: str, password: str = factories.PASSWORD, **kwargs):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from flask.testing import FlaskClient
 from redis import Redis
 from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
@@ -19,18 +18,12 @@ from portal.models import AuditEvent, Case, Company, OutboxItem, SentNotice
 from portal.services import cases, certificates
 from portal.services.storage import get_store
 from tests import factories
-from tests.conftest import csrf_token_from
+from tests.conftest import FreshContextClient, csrf_token_from
 from tests.pdf_tools import make_pdf
 
 
-class FreshContextClient(FlaskClient):
-    def open(self, *args, **kwargs):
-        with self.application.app_context():
-            return super().open(*args, **kwargs)
-
-
 def client_for(app, login_id: str) -> FreshContextClient:
-    client = FreshContextClient(app, app.response_class, use_cookies=True)
+    client = app.test_client()
     page = client.get("/login")
     response = client.post(
         "/login",
@@ -41,7 +34,8 @@ def client_for(app, login_id: str) -> FreshContextClient:
 
 
 def fresh() -> None:
-    db.session.remove()
+    """Forget what the test's session loaded, so the next read sees what requests and jobs committed."""
+    db.session.expire_all()
 
 
 def certified_company(name: str, login_id: str, *, certificate: bool = True, **overrides) -> Company:

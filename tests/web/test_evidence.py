@@ -188,9 +188,8 @@ def test_r_case_4_a_case_not_yet_complete_has_no_evidence(app, trio):
 def test_r_case_4_staff_cannot_download_a_companys_evidence(app, pair_done, staff_user):
     """Is the evidence download a company user's function (staff export through the CLI instead)?"""
     from tests.conftest import csrf_token_from
-    from tests.web.cases_support import FreshContextClient
 
-    client = FreshContextClient(app, app.response_class, use_cookies=True)
+    client = app.test_client()
     page = client.get("/login")
     client.post("/login", data={"login_id": "staff1", "password": "correct-horse-battery-staple",
                                 "csrf_token": csrf_token_from(page)})
