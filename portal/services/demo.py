@@ -19,7 +19,7 @@ from portal.clock import now_utc, today_jst
 from portal.extensions import db
 from portal.models import Case, Company, User
 from portal.rules.validators import corporate_number_check_digit
-from portal.services import accounts, certificates, onboarding, terms_versions
+from portal.services import accounts, certificates, demo_cases, onboarding, terms_versions
 
 DEMO_PASSWORD = "ukeoi-demo-2026"  # noqa: S105 (published on purpose: demo data only)
 STAFF_LOGIN = "staff"
@@ -65,6 +65,17 @@ DEMO_COMPANIES = (
         address="大阪府大阪市北区梅田2-2-2",
         representative_name="鈴木 一夫",
     ),
+    DemoCompany(
+        corporate_number=_corporate_number("020000000003"),
+        name="見本設備工業株式会社",
+        name_kana="ミホンセツビコウギョウ",
+        contact_login="demo-c",
+        contact_name="田中 四郎",
+        member_login="demo-c-member",
+        member_name="伊藤 五郎",
+        address="埼玉県川口市本町4-4-4",
+        representative_name="田中 一郎",
+    ),
 )
 
 
@@ -99,7 +110,8 @@ def demo_logins() -> list[DemoLogin]:
 
 def seed_demo_cases(companies: list[Company]) -> list[Case]:
     """Demo cases between the demo companies: one draft from the first to the second, with the contract
-    PDF generated from its fields, ready to be sent. The cases area may add cases in other states here.
+    PDF generated from its fields, ready to be sent; and one case in each other state (waiting for a
+    party, returned, and a three-party case completed with real signatures: demo_cases.seed).
     Creates nothing when the first company already has a case (idempotent)."""
     from portal.services import cases
 
@@ -124,7 +136,7 @@ def seed_demo_cases(companies: list[Company]) -> list[Case]:
     )
     case = cases.create_draft(author, fields, [first.id, second.id])
     cases.generate_contract_document(author, case.id, case.version)
-    return [case]
+    return [case, *demo_cases.seed(companies)]
 
 
 def _ensure_staff() -> User:

@@ -15,17 +15,19 @@ def counts() -> dict[str, int]:
     return {model.__name__: db.session.scalar(select(func.count()).select_from(model)) for model in MODELS}
 
 
-def test_seed_demo_creates_staff_and_two_accepted_companies_once(app, ctx, runner, portal_pki):
-    """Does seed-demo make the staff admin and two companies with everything acceptance gives (contract,
-    certificate, acceptance notice), print the logins, and create nothing on a second run?"""
+def test_seed_demo_creates_staff_and_three_accepted_companies_once(app, ctx, runner, portal_pki):
+    """Does seed-demo make the staff admin and three companies with everything acceptance gives (contract,
+    certificate, acceptance notice), a case in every state, print the logins, and create nothing on a
+    second run?"""
     first = runner.invoke(args=["portal", "seed-demo"])
     assert first.exit_code == 0, first.output
     db.session.expire_all()
     after_first = counts()
-    assert after_first["Company"] == 2 and after_first["Contract"] == 2 and after_first["Certificate"] == 2
-    assert after_first["Case"] == 1  # seed_demo_cases: one draft between the two, contract PDF generated
+    assert after_first["Company"] == 3 and after_first["Contract"] == 3 and after_first["Certificate"] == 3
+    statuses = sorted(db.session.scalars(select(Case.status)))
+    assert statuses == ["complete", "draft", "returned", "waiting"]
     assert db.session.scalar(select(User.role).where(User.login_id == "staff")) == "staff_admin"
-    for login in ("demo-a", "demo-b", "demo-a-member", "demo-b-member"):
+    for login in ("demo-a", "demo-b", "demo-c", "demo-a-member", "demo-b-member", "demo-c-member"):
         user = db.session.scalar(select(User).where(User.login_id == login))
         assert user is not None and user.company_id is not None and not user.must_change_password
     kinds = set(db.session.scalars(select(SentNotice.kind)))
