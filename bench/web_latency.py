@@ -54,7 +54,7 @@ def main() -> None:
         try:
             base = f"http://127.0.0.1:{port}"
             wait_for(base + "/login")
-            for name, path in PAGES.items():
+            for path in PAGES.values():
                 run = subprocess.run(  # noqa: S603
                     ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{DURATION}", "-s", str(ROOT / "bench/percentiles.lua"),
                      base + path],  # fmt: skip

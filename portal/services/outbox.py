@@ -114,7 +114,8 @@ def claim(item_id: int, now: datetime | None = None) -> OutboxItem | None:
         .values(status="running", claimed_at=now, attempts=OutboxItem.attempts + 1)
     )
     db.session.commit()
-    if result.rowcount != 1:  # type: ignore[attr-defined]  (an UPDATE returns a CursorResult)
+    # An UPDATE returns a CursorResult, which has rowcount.
+    if result.rowcount != 1:  # type: ignore[attr-defined]
         return None
     return db.session.get(OutboxItem, item_id)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask import render_template, request
 from flask_login import current_user
 
-from portal.blueprints.auth.actor import request_actor
 from portal.blueprints.admin import bp
+from portal.blueprints.auth.actor import request_actor
 from portal.blueprints.cases.forms import SearchForm
 from portal.blueprints.cases.routes import _pdf_response
 from portal.blueprints.guards import staff_required
