@@ -7,8 +7,9 @@ drops the connections it inherited, since a database connection must not cross a
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from flask import Flask, current_app, has_app_context
 
@@ -16,6 +17,7 @@ from portal.extensions import db
 from portal.models import SentNotice
 from portal.services import accounts, cases, integrity, notify, outbox
 
+T = TypeVar("T")
 _app: Flask | None = None
 _pid: int | None = None
 
@@ -48,24 +50,39 @@ def reconcile_outbox() -> int:
         return count
 
 
-def send_mail(outbox_id: int) -> None:
+def _run_claimed(
+    outbox_id: int, work: Callable[[int], T], on_failure: Callable[[int, Exception], None] | None = None
+) -> T | str:
+    """Claim an outbox intent, do `work(ref_id)`, mark the intent done and commit — or, on failure,
+    put the intent back to pending and re-raise so RQ retries. A duplicate job claims nothing."""
+    item = outbox.claim(outbox_id)
+    if item is None:
+        return "not claimed"
+    ref_id = item.ref_id
+    try:
+        result = work(ref_id)
+        outbox.finish(item)
+        db.session.commit()
+    except Exception as exc:  # RQ must see the failure: put the intent back, then re-raise
+        outbox.release_after_failure(outbox_id, exc)
+        if on_failure is not None:
+            on_failure(ref_id, exc)
+            db.session.commit()
+        raise
+    return result
+
+
+def _deliver_notice(notice_id: int) -> str:
+    notice = db.session.get(SentNotice, notice_id)
+    if notice is not None:
+        notify.deliver(notice)
+    return "sent"
+
+
+def send_mail(outbox_id: int) -> str:
     """Deliver one queued notice (outbox kind "mail"); a failure is recorded and re-raised for RQ's retry."""
     with job_app():
-        item = outbox.claim(outbox_id)
-        if item is None:
-            return
-        notice_id = item.ref_id
-        try:
-            notice = db.session.get(SentNotice, notice_id)
-            if notice is not None:
-                notify.deliver(notice)
-            outbox.finish(item)
-            db.session.commit()
-        except Exception as exc:
-            outbox.release_after_failure(outbox_id, exc)
-            notify.record_error(notice_id, exc)
-            db.session.commit()
-            raise
+        return _run_claimed(outbox_id, _deliver_notice, on_failure=notify.record_error)
 
 
 def rehash_store() -> dict:
@@ -79,33 +96,13 @@ def rehash_store() -> dict:
 def sign_party(outbox_id: int) -> str:
     """Apply one party's signature (outbox kind "sign", ref = party id). Idempotent; raises to be retried."""
     with job_app():
-        item = outbox.claim(outbox_id)
-        if item is None:
-            return "not claimed"
-        try:
-            result = cases.apply_signature(item.ref_id)
-            outbox.finish(item)
-            db.session.commit()
-        except Exception as exc:  # RQ must see the failure: put the intent back, then re-raise
-            outbox.release_after_failure(outbox_id, exc)
-            raise
-        return result
+        return _run_claimed(outbox_id, cases.apply_signature)
 
 
 def seal_case(outbox_id: int) -> str:
     """After the last signature: DSS + document timestamp, case 完了 (outbox kind "seal", ref = case id)."""
     with job_app():
-        item = outbox.claim(outbox_id)
-        if item is None:
-            return "not claimed"
-        try:
-            result = cases.seal(item.ref_id)
-            outbox.finish(item)
-            db.session.commit()
-        except Exception as exc:  # RQ must see the failure: put the intent back, then re-raise
-            outbox.release_after_failure(outbox_id, exc)
-            raise
-        return result
+        return _run_claimed(outbox_id, cases.seal)
 
 
 def suspend_expired_passwords() -> list[int]:
