@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1/ukeoi_test
 export TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test lint unit-sqlite unit-postgres e2e bench clean
+.PHONY: run test lint e2e bench clean
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,10 +21,16 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 run: $(VENV)/.runtime
 	bash scripts/run.sh
 
+# Browser tests run in their own pytest process: Playwright's sync API keeps an event loop running
+# in the main thread, which would stop pyHanko's asyncio.run() in the tests that follow.
+PYTEST := $(PY) -m pytest -q -p no:cacheprovider
+
 test: $(VENV)/.dev lint
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PYTEST) -m "not e2e"
+	$(PYTEST) -m e2e
 	bash scripts/ensure_test_db.sh "$(TEST_DATABASE_URL)"
-	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(PY) -m pytest -q -p no:cacheprovider
+	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(PYTEST) -m "not e2e"
+	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(PYTEST) -m e2e
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
@@ -32,7 +38,7 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/mypy portal/rules portal/services
 
 e2e: $(VENV)/.dev
-	$(PY) -m pytest -q -m e2e
+	$(PYTEST) -m e2e
 
 bench: $(VENV)/.dev
 	@mkdir -p bench/out
