@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -72,9 +73,15 @@ def _wait_for(url: str, timeout: float = 60) -> None:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory):
+def live_instance(tmp_path_factory) -> Path:
+    """The live portal's instance folder (its file mail backend writes to `mail/` in it)."""
+    return tmp_path_factory.mktemp("e2e-instance")
+
+
+@pytest.fixture(scope="session")
+def live_server(live_instance):
     """Base URL of a running portal with demo data; web and worker are stopped at the end."""
-    instance = tmp_path_factory.mktemp("e2e-instance")
+    instance = live_instance
     Redis.from_url(E2E_REDIS).flushdb()
     port = _free_port()
     env = {
@@ -90,25 +97,24 @@ def live_server(tmp_path_factory):
     subprocess.run([BIN / "flask", "portal", "seed-demo"], cwd=ROOT, env=env, check=True, capture_output=True)
     logs = instance / "logs"
     logs.mkdir()
-    procs = [
-        subprocess.Popen(  # noqa: S603
-            [BIN / "gunicorn", "--workers", "2", "--threads", "4", "--bind", f"127.0.0.1:{port}", "wsgi:app"],
-            cwd=ROOT, env=env, stdout=open(logs / "web.log", "w"), stderr=subprocess.STDOUT,  # noqa: SIM115
-        ),
-        subprocess.Popen(  # noqa: S603
-            [BIN / "python", "worker.py"],
-            cwd=ROOT, env=env, stdout=open(logs / "worker.log", "w"), stderr=subprocess.STDOUT,  # noqa: SIM115
-        ),
-    ]  # fmt: skip
-    try:
-        base = f"http://127.0.0.1:{port}"
-        _wait_for(base + "/login")
-        yield base
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait(timeout=20)
+    commands = {
+        "web": [BIN / "gunicorn", "--workers", "2", "--threads", "4", "--bind", f"127.0.0.1:{port}", "wsgi:app"],
+        "worker": [BIN / "python", "worker.py"],
+    }
+    with ExitStack() as stack:
+        procs = []
+        for name, command in commands.items():
+            log = stack.enter_context(open(logs / f"{name}.log", "w"))  # noqa: SIM115
+            procs.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))  # noqa: S603
+        try:
+            base = f"http://127.0.0.1:{port}"
+            _wait_for(base + "/login")
+            yield base
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.wait(timeout=20)
 
 
 @pytest.fixture(scope="session")
