@@ -43,6 +43,9 @@ class LocalStore:
         digest = sha256_hex(data)
         path = self._path(digest)
         if path.exists():
+            # Touch it: the purge leaves recently written objects alone, and this object was just
+            # referenced again (the same PDF uploaded to another case).
+            os.utime(path)
             return digest
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")

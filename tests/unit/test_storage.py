@@ -1,0 +1,64 @@
+"""R-STORE-1: the content-addressed store keeps bytes under their SHA-256, never half-written."""
+from __future__ import annotations
+
+import hashlib
+import os
+
+import pytest
+
+from portal.services.storage import IntegrityError, LocalStore, StoreError, open_store
+
+
+@pytest.fixture
+def store(tmp_path):
+    return LocalStore(tmp_path / "store")
+
+
+def test_r_store_1_put_names_the_object_by_its_sha256_and_reads_it_back(store):
+    """Is an object stored under the SHA-256 of its bytes and read back unchanged?"""
+    data = b"%PDF-1.7 contract"
+    digest = store.put(data)
+    assert digest == hashlib.sha256(data).hexdigest()
+    assert store.get(digest) == data
+    assert store.exists(digest) and list(store.digests()) == [digest]
+    assert not any(p.name.startswith(".tmp-") for p in store.root.rglob("*"))
+
+
+def test_r_store_1_storing_the_same_bytes_again_keeps_one_object_and_refreshes_its_time(store):
+    """Does a second put of the same bytes keep the one object (never overwritten) and touch its mtime,
+    so that a purge sweeping old unreferenced objects leaves it alone?"""
+    digest = store.put(b"same bytes")
+    path = store._path(digest)
+    os.utime(path, (1_000_000, 1_000_000))
+    assert store.put(b"same bytes") == digest
+    assert path.stat().st_mtime > 1_000_000
+    assert list(store.digests()) == [digest]
+
+
+def test_r_store_1_tampered_object_is_detected_on_read_and_verify(store):
+    """If the bytes under a hash change, do get() and verify() say so?"""
+    digest = store.put(b"original")
+    path = store._path(digest)
+    os.chmod(path, 0o640)
+    path.write_bytes(b"changed!")
+    assert store.verify(digest) is False
+    with pytest.raises(IntegrityError):
+        store.get(digest)
+
+
+def test_delete_is_idempotent_and_names_must_be_sha256(store):
+    """Can a purge delete twice without error, and is a path-like name refused?"""
+    digest = store.put(b"to delete")
+    assert store.delete(digest) is True
+    assert store.delete(digest) is False
+    with pytest.raises(StoreError):
+        store.get(digest)
+    with pytest.raises(StoreError):
+        store.get("../../etc/passwd")
+
+
+def test_open_store_accepts_file_urls_only(tmp_path):
+    """Is an unsupported STORAGE_URL refused at start instead of failing later?"""
+    assert isinstance(open_store(f"file://{tmp_path}/s"), LocalStore)
+    with pytest.raises(StoreError):
+        open_store("ftp://example.invalid/store")
