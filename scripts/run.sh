@@ -29,6 +29,7 @@ if [ -n "$private_redis" ]; then
   redis-server --bind 127.0.0.1 --port "${REDIS_URL##*:}" --save '' --appendonly no --daemonize yes \
     --pidfile "$PWD/instance/redis.pid" --logfile "$PWD/instance/redis.log" >/dev/null
   trap 'kill "$(cat instance/redis.pid)" 2>/dev/null || true' EXIT
+  trap 'exit 143' TERM  # a service manager's stop also runs the EXIT trap above
   for _ in $(seq 50); do redis_answers "$REDIS_URL" && break; sleep 0.1; done
 fi
 
