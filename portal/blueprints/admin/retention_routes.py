@@ -171,12 +171,13 @@ def retention_requests():
     """Continued-storage requests waiting for payment, and filed cancellations (soonest end first)."""
     pending = retention.pending_continued_storage()
     case_ids = {r.case_id for r in pending}
-    cases_by_id = {c.id: c for c in db.session.scalars(select(Case).where(Case.id.in_(case_ids)))} if case_ids else {}
+    company_ids = {r.company_id for r in pending}
     return render_template(
         "admin/retention.html",
         pending=pending,
-        cases_by_id=cases_by_id,
-        companies={c.id: c for c in db.session.scalars(select(Company))} if pending else {},
+        cases_by_id={c.id: c for c in db.session.scalars(select(Case).where(Case.id.in_(case_ids)))},
+        # only the requesting companies, not every company of the portal
+        companies={c.id: c for c in db.session.scalars(select(Company).where(Company.id.in_(company_ids)))},
         cancellations=contracts.cancellation_requests(),
         paid_form=PaidForm(formdata=None),
     )
