@@ -84,6 +84,9 @@ class Config:
     # 継続保管 (第11条の2): fee per case and year, yen without tax.
     CONTINUED_STORAGE_FEE_PER_YEAR = _env_int("CONTINUED_STORAGE_FEE_PER_YEAR", 1000)
 
+    # Trusted proxy hops in front of the web process (X-Forwarded-For/-Proto); 0 = browsers connect directly.
+    # gunicorn.conf.py reads the same variable to choose its workers.
+    PROXY_COUNT = _env_int("PROXY_COUNT", 0)
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
