@@ -91,14 +91,16 @@ def live_server(live_instance):
         "REDIS_URL": E2E_REDIS,
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "FLASK_APP": "wsgi",
+        "PORT": str(port),
     }
     env.pop("TEST_DATABASE_URL", None)
+    env.pop("PROXY_COUNT", None)
     subprocess.run([BIN / "flask", "portal", "init"], cwd=ROOT, env=env, check=True, capture_output=True)
     subprocess.run([BIN / "flask", "portal", "seed-demo"], cwd=ROOT, env=env, check=True, capture_output=True)
     logs = instance / "logs"
     logs.mkdir()
     commands = {
-        "web": [BIN / "gunicorn", "--workers", "2", "--threads", "4", "--bind", f"127.0.0.1:{port}", "wsgi:app"],
+        "web": [BIN / "gunicorn", "wsgi:app"],  # gunicorn.conf.py: threads, as facing browsers directly
         "worker": [BIN / "python", "worker.py"],
     }
     with ExitStack() as stack:
