@@ -487,13 +487,19 @@ def _safe_filename(name: str | None, default: str) -> str:
 def _store_document(case: Case, data: bytes, *, role: str, label: str, filename: str, page_count: int,
                     now: datetime, revision: int | None = None, signed_by_position: int | None = None) -> Document:
     """Bytes go to the store first (under their SHA-256); only then does a row reference them."""
-    digest = get_store().put(data)
+    return _add_document(case, get_store().put(data), len(data), role=role, label=label, filename=filename,
+                         page_count=page_count, now=now, revision=revision, signed_by_position=signed_by_position)
+
+
+def _add_document(case: Case, digest: str, size: int, *, role: str, label: str, filename: str, page_count: int,
+                  now: datetime, revision: int | None = None, signed_by_position: int | None = None) -> Document:
+    """The row of an object already in the store."""
     doc = Document(
         role=role,
         label=label,
         filename=filename,
         sha256=digest,
-        size=len(data),
+        size=size,
         page_count=page_count,
         revision=case.revision if revision is None else revision,
         signed_by_position=signed_by_position,
@@ -741,17 +747,15 @@ def apply_signature(party_id: int, now: datetime | None = None) -> str:
                      case_id=case.id, case_number=case.number,
                      detail={"position": party.position, "reason": "no valid certificate"}, now=now)
         return "refused"
-    pki = certificates.pki()
-    signed_pdf = signing.sign_as_party(
-        get_store().get(base.sha256),
-        party.position,
-        len(case.parties),
-        pki.signer_for(certificate.cert_pem, certificate.key_pem_encrypted or b""),
-        certificates.timestamper(),
-        signing.StampText(company=party.company_name, signer_name=party.signer_name or "", signed_at=now),
-    )
-    doc = _store_document(case, signed_pdf, role="signed", label=MAIN_LABEL, filename=base.filename,
-                          page_count=base.page_count, now=now, signed_by_position=party.position)
+    signer = certificates.pki().signer_for(certificate.cert_pem, certificate.key_pem_encrypted or b"")
+    stamp = signing.StampText(company=party.company_name, signer_name=party.signer_name or "", signed_at=now)
+    store = get_store()
+    # File to file: a large contract is never held in the job's memory whole.
+    with store.open(base.sha256) as source, store.new_object() as signed:
+        signing.sign_into(source, signed.file, party.position, len(case.parties), signer,
+                          certificates.timestamper(), stamp)
+    doc = _add_document(case, signed.digest, signed.size, role="signed", label=MAIN_LABEL, filename=base.filename,
+                        page_count=base.page_count, now=now, signed_by_position=party.position)
     party.status = "signed"
     party.signed_at = now
     party.certificate_serial = certificate.serial
@@ -782,11 +786,11 @@ def seal(case_id: int, now: datetime | None = None) -> str:
     pki = certificates.pki()
     # Each party's certificate is judged at its own signing time (a later reissue cannot strand the case).
     context_at = functools.partial(pki.validation_context, [certificates.crl()])
-    sealed_pdf = signing.seal_lta(
-        get_store().get(base.sha256), context_at, certificates.timestamper()
-    )
-    doc = _store_document(case, sealed_pdf, role="sealed", label=MAIN_LABEL, filename=base.filename,
-                          page_count=base.page_count, now=now, signed_by_position=base.signed_by_position)
+    store = get_store()
+    with store.open(base.sha256) as source, store.new_object() as sealed:
+        signing.seal_lta_into(source, sealed.file, context_at, certificates.timestamper())
+    doc = _add_document(case, sealed.digest, sealed.size, role="sealed", label=MAIN_LABEL, filename=base.filename,
+                        page_count=base.page_count, now=now, signed_by_position=base.signed_by_position)
     case.status = "complete"
     case.current_position = None
     case.completed_at = now

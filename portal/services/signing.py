@@ -1,4 +1,7 @@
-"""PAdES signing of contract PDFs with pyHanko (R-CASE-3). Pure bytes in, bytes out; no Flask, no DB.
+"""PAdES signing of contract PDFs with pyHanko (R-CASE-3). Pure PDFs in, PDFs out; no Flask, no DB.
+
+Signing and sealing take bytes and return bytes, or (the `…_into` forms the jobs use) read an open file
+and write another, so a 300-page contract is never held in memory whole.
 
 The life of a contract PDF:
 
@@ -25,7 +28,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from fontTools import subset, ttLib
 from fontTools.ttLib.scaleUpem import scale_upem
@@ -203,7 +206,23 @@ def sign_as_party(
     timestamper: TimeStamper,
     stamp: StampText,
 ) -> bytes:
-    """Sign field Party{position} as an incremental update, PAdES B-T with a visible Japanese stamp.
+    """`sign_into` from bytes to bytes."""
+    out = io.BytesIO()
+    sign_into(io.BytesIO(pdf), out, position, total, signer, timestamper, stamp)
+    return out.getvalue()
+
+
+def sign_into(
+    source: BinaryIO,
+    output: BinaryIO,
+    position: int,
+    total: int,
+    signer: signers.Signer,
+    timestamper: TimeStamper,
+    stamp: StampText,
+) -> None:
+    """Sign field Party{position} of `source` as an incremental update, PAdES B-T with a visible Japanese
+    stamp, written to `output` (readable and seekable: pyHanko hashes it and fills in the signature).
 
     Party 1 makes the certification signature (DocMDP FILL_FORMS: later changes other than filling the
     prepared signature fields break it); parties 2..total make approval signatures.
@@ -222,8 +241,7 @@ def sign_as_party(
     )
     text = stamp_text(stamp)
     pdf_signer = signers.PdfSigner(meta, signer=signer, timestamper=timestamper, stamp_style=_stamp_style(text))
-    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
-    return pdf_signer.sign_pdf(writer, existing_fields_only=True).getvalue()
+    pdf_signer.sign_pdf(IncrementalPdfFileWriter(source), existing_fields_only=True, output=output)
 
 
 def stamp_text(stamp: StampText) -> str:
@@ -304,7 +322,20 @@ def seal_lta(
     validation_context_at: ValidationContextFactory | ValidationContext,
     timestamper: TimeStamper,
 ) -> bytes:
-    """Add a DSS with the validation data of every signature, then a document timestamp (PAdES B-LTA).
+    """`seal_lta_into` from bytes to bytes."""
+    out = io.BytesIO()
+    seal_lta_into(io.BytesIO(pdf), out, validation_context_at, timestamper)
+    return out.getvalue()
+
+
+def seal_lta_into(
+    source: BinaryIO,
+    output: BinaryIO,
+    validation_context_at: ValidationContextFactory | ValidationContext,
+    timestamper: TimeStamper,
+) -> None:
+    """Add a DSS with the validation data of every signature, then a document timestamp (PAdES B-LTA);
+    the result goes to `output` (readable and seekable).
 
     Pass a factory such as `pki.validation_context` (or a `functools.partial` of it with the CRLs):
     each party's certificate is then validated at the time of its signature timestamp, so a certificate
@@ -314,16 +345,18 @@ def seal_lta(
     """
     if isinstance(validation_context_at, ValidationContext):
         fixed = validation_context_at
-        return asyncio.run(_seal_lta(pdf, lambda moment=None: fixed, timestamper))
-    return asyncio.run(_seal_lta(pdf, validation_context_at, timestamper))
+        asyncio.run(_seal_lta(source, output, lambda moment=None: fixed, timestamper))
+    else:
+        asyncio.run(_seal_lta(source, output, validation_context_at, timestamper))
 
 
-async def _seal_lta(pdf: bytes, validation_context_at: ValidationContextFactory, timestamper: TimeStamper) -> bytes:
-    reader = _reader(pdf)
-    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+async def _seal_lta(
+    source: BinaryIO, output: BinaryIO, validation_context_at: ValidationContextFactory, timestamper: TimeStamper
+) -> None:
+    writer = IncrementalPdfFileWriter(source)
     contexts: list[ValidationContext] = []
     try:
-        for embedded in reader.embedded_signatures:  # party signatures and earlier document timestamps
+        for embedded in writer.prev.embedded_signatures:  # party signatures and earlier document timestamps
             is_party = embedded.sig_object_type == "/Sig"
             vc = validation_context_at(moment=signature_timestamp_time(embedded) if is_party else None)
             contexts.append(vc)
@@ -333,10 +366,9 @@ async def _seal_lta(pdf: bytes, validation_context_at: ValidationContextFactory,
             )
         now_context = validation_context_at(moment=None)
         contexts.append(now_context)
-        out = await signers.PdfTimeStamper(timestamper).async_timestamp_pdf(
-            writer, MD_ALGORITHM, validation_context=now_context
+        await signers.PdfTimeStamper(timestamper).async_timestamp_pdf(
+            writer, MD_ALGORITHM, validation_context=now_context, output=output
         )
-        return out.getvalue()
     finally:
         for vc in {id(vc): vc for vc in contexts}.values():
             await vc.aclose()

@@ -10,7 +10,10 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import urlparse
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
@@ -28,6 +31,25 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _sha256_of_file(handle: BinaryIO) -> str:
+    """SHA-256 of an open file from its start, read in 1 MiB chunks (objects can be large)."""
+    handle.seek(0)
+    hasher = hashlib.sha256()
+    for chunk in iter(lambda: handle.read(1 << 20), b""):
+        hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+@dataclass
+class NewObject:
+    """An object being written by `LocalStore.new_object`: `file` is open for writing and reading back
+    (pyHanko does both); `digest` and `size` are set once the block has stored it."""
+
+    file: BinaryIO
+    digest: str = ""
+    size: int = 0
+
+
 class LocalStore:
     def __init__(self, root: Path):
         self.root = Path(root)
@@ -41,25 +63,42 @@ class LocalStore:
     def put(self, data: bytes) -> str:
         """Store `data` and return its SHA-256; storing the same bytes again is a no-op."""
         digest = sha256_hex(data)
-        path = self._path(digest)
-        if path.exists():
-            # Touch it: the purge leaves recently written objects alone, and this object was just
-            # referenced again (the same PDF uploaded to another case).
-            os.utime(path)
+        if self._refresh_existing(digest):
             return digest
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o440)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with self.new_object() as obj:
+            obj.file.write(data)
         return digest
+
+    @contextmanager
+    def new_object(self) -> Iterator[NewObject]:
+        """Write an object without holding it in memory: stream into `obj.file`; when the block ends the
+        file is synced, hashed and renamed under its SHA-256. An exception in the block stores nothing."""
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-")
+        obj = NewObject(file=os.fdopen(fd, "w+b"))
+        try:
+            yield obj
+            obj.file.flush()
+            os.fsync(obj.file.fileno())
+            obj.size = obj.file.seek(0, os.SEEK_END)
+            obj.digest = _sha256_of_file(obj.file)
+            obj.file.close()
+            if not self._refresh_existing(obj.digest):
+                path = self._path(obj.digest)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                os.chmod(tmp, 0o440)
+                os.replace(tmp, path)  # same file system: atomic, never a partial object under a real hash
+        finally:
+            obj.file.close()
+            Path(tmp).unlink(missing_ok=True)
+
+    def _refresh_existing(self, digest: str) -> bool:
+        """True if the object is stored already. Touch it: the purge leaves recently written objects
+        alone, and this one was just referenced again (the same PDF uploaded to another case)."""
+        path = self._path(digest)
+        if not path.exists():
+            return False
+        os.utime(path)
+        return True
 
     def get(self, digest: str, verify: bool = True) -> bytes:
         try:
@@ -69,6 +108,19 @@ class LocalStore:
         if verify and sha256_hex(data) != digest:
             raise IntegrityError(f"object {digest} does not match its hash")
         return data
+
+    def open(self, digest: str) -> BinaryIO:
+        """The object as an open binary file, its hash checked first by streaming it: for large PDFs that
+        pyHanko reads piecewise, instead of `get` holding them whole."""
+        try:
+            handle = self._path(digest).open("rb")
+        except FileNotFoundError as exc:
+            raise StoreError(f"no object {digest}") from exc
+        if _sha256_of_file(handle) != digest:
+            handle.close()
+            raise IntegrityError(f"object {digest} does not match its hash")
+        handle.seek(0)
+        return handle
 
     def exists(self, digest: str) -> bool:
         return self._path(digest).exists()
@@ -88,11 +140,8 @@ class LocalStore:
 
     def verify(self, digest: str) -> bool:
         """Re-hash a stored object by streaming it (archives can be large)."""
-        hasher = hashlib.sha256()
         with self._path(digest).open("rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                hasher.update(chunk)
-        return hasher.hexdigest() == digest
+            return _sha256_of_file(handle) == digest
 
 
 def open_store(url: str) -> LocalStore:

@@ -54,7 +54,7 @@ def _counts() -> tuple[int, int, int]:
     return (
         db.session.scalar(select(func.count()).select_from(Document)),
         db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "signed")),
-        len(list(get_store().digests())),
+        sum(1 for path in get_store().root.rglob("*") if path.is_file()),  # objects and any temporary file
     )
 
 

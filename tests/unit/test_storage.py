@@ -46,6 +46,53 @@ def test_r_store_1_tampered_object_is_detected_on_read_and_verify(store):
         store.get(digest)
 
 
+def test_r_store_1_new_object_streams_into_the_store_under_its_sha256(store):
+    """Is an object written piecewise (and read back while writing, as pyHanko does) stored under the
+    SHA-256 of its final bytes, with its size, and no temporary file left?"""
+    with store.new_object() as obj:
+        obj.file.write(b"%PDF-1.7 " + b"x" * 3_000_000)
+        obj.file.seek(5)
+        obj.file.write(b"2")  # patch in place, as a signature fills its reserved space
+    expected = b"%PDF-2.7 " + b"x" * 3_000_000
+    assert obj.digest == hashlib.sha256(expected).hexdigest()
+    assert obj.size == len(expected)
+    assert store.get(obj.digest) == expected
+    assert not any(p.name.startswith(".tmp-") for p in store.root.rglob("*"))
+
+
+def test_r_store_1_new_object_that_fails_half_way_stores_nothing(store):
+    """Does an error while writing leave the store as it was: no object, no temporary file?"""
+    with pytest.raises(RuntimeError), store.new_object() as obj:
+        obj.file.write(b"half a document")
+        raise RuntimeError("signing failed")
+    assert list(store.digests()) == []
+    assert list(store.root.iterdir()) == []
+
+
+def test_r_store_1_new_object_with_stored_bytes_keeps_the_one_object_and_refreshes_it(store):
+    """Streaming bytes that are stored already: one object, never overwritten, its mtime refreshed?"""
+    digest = store.put(b"same bytes")
+    os.utime(store._path(digest), (1_000_000, 1_000_000))
+    with store.new_object() as obj:
+        obj.file.write(b"same bytes")
+    assert obj.digest == digest and list(store.digests()) == [digest]
+    assert store._path(digest).stat().st_mtime > 1_000_000
+
+
+def test_r_store_1_open_checks_the_hash_before_handing_out_the_file(store):
+    """Does open() give the object's bytes from the start, and refuse a tampered or missing object?"""
+    digest = store.put(b"original")
+    with store.open(digest) as handle:
+        assert handle.read() == b"original"
+    path = store._path(digest)
+    os.chmod(path, 0o640)
+    path.write_bytes(b"changed!")
+    with pytest.raises(IntegrityError):
+        store.open(digest)
+    with pytest.raises(StoreError):
+        store.open(hashlib.sha256(b"never stored").hexdigest())
+
+
 def test_delete_is_idempotent_and_names_must_be_sha256(store):
     """Can a purge delete twice without error, and is a path-like name refused?"""
     digest = store.put(b"to delete")
