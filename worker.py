@@ -1,4 +1,4 @@
-"""Start an RQ worker on the portal's queues: `python worker.py` (honcho runs it from the Procfile).
+"""Start an RQ worker on the portal's queues: `python worker.py [queue …]` (honcho runs it from the Procfile).
 
 Jobs are JSON-serialized; each job builds its app context through portal.jobs.job_app().
 """
@@ -10,15 +10,21 @@ from redis import Redis
 from rq import Worker
 from rq.serializers import JSONSerializer
 
-from portal import create_app, jobs
+from portal import jobs
+
+
+def build_worker(queues: list[str]) -> Worker:
+    """An RQ worker on `queues` (none: all the portal's), in a process that has built the job app and
+    decrypted the PKI keys: every forked work-horse inherits them instead of paying for them per job."""
+    with jobs.job_app() as app:
+        queues = queues or app.config["RQ_QUEUES"]
+        connection = Redis.from_url(app.config["REDIS_URL"])
+    jobs.warm_up()
+    return Worker(queues, connection=connection, serializer=JSONSerializer)
 
 
 def main(argv: list[str]) -> None:
-    app = create_app()
-    queues = argv or app.config["RQ_QUEUES"]
-    connection = Redis.from_url(app.config["REDIS_URL"])
-    jobs.warm_up()  # the forked work-horses inherit the job app and the decrypted PKI keys
-    Worker(queues, connection=connection, serializer=JSONSerializer).work(with_scheduler=True)
+    build_worker(argv).work(with_scheduler=True)
 
 
 if __name__ == "__main__":

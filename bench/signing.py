@@ -294,17 +294,12 @@ def bench_click_to_complete(env: dict[str, str], company_ids: list[int], count: 
 # ---------------------------------------------------------------------- 3. worker memory on a large contract
 
 BURST_WORKER = """
-import json, resource, sys
-from redis import Redis
-from rq import Worker
-from rq.serializers import JSONSerializer
-from portal import create_app, jobs
-app = create_app()
-connection = Redis.from_url(app.config["REDIS_URL"])
-jobs.warm_up()  # as worker.py does
+import json, resource
+import worker
+rq_worker = worker.build_worker([])  # as `python worker.py` does
 statm = open("/proc/self/statm").read().split()
 base_rss_kb = int(statm[1]) * resource.getpagesize() // 1024
-Worker(app.config["RQ_QUEUES"], connection=connection, serializer=JSONSerializer).work(burst=True)
+rq_worker.work(burst=True)
 print(json.dumps({"children_maxrss_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
                   "base_rss_kb": base_rss_kb}))
 """

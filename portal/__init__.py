@@ -13,11 +13,13 @@ from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config
-from portal.extensions import csrf, db, htmx, limiter, login_manager, mail, migrate
+from portal.extensions import csrf, db, htmx, limiter, login_manager, mail
 
 
-def create_app(config: type | dict | None = None) -> Flask:
-    """Build the app. `config` is a Config subclass or a dict of overrides (tests)."""
+def create_app(config: type | dict | None = None, *, commands: bool = True) -> Flask:
+    """Build the app. `config` is a Config subclass or a dict of overrides (tests). Jobs pass
+    commands=False: they run no CLI, and leaving out Flask-Migrate (Alembic) keeps every forked
+    work-horse about 10 MB smaller."""
     app = Flask(__name__, instance_path=str(Config.INSTANCE_DIR))
     _load_instance_secrets(Path(app.instance_path), wanted=config is None)
     app.config.from_object(Config)
@@ -35,10 +37,13 @@ def create_app(config: type | dict | None = None) -> Flask:
     _init_extensions(app)
     _register_blueprints(app)
 
-    from portal import cli, web
+    from portal import web
 
     web.init_app(app)
-    cli.init_app(app)
+    if commands:
+        from portal import cli
+
+        cli.init_app(app)
     return app
 
 
@@ -58,8 +63,6 @@ def _load_instance_secrets(instance: Path, wanted: bool) -> None:
 
 def _init_extensions(app: Flask) -> None:
     db.init_app(app)
-    migrations = Path(__file__).resolve().parent.parent / "migrations"
-    migrate.init_app(app, db, directory=str(migrations), render_as_batch=True, compare_type=True)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)

@@ -3,19 +3,24 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
-from flask_migrate import upgrade
+from flask_migrate import Migrate, upgrade
 
 from portal.extensions import db
 from portal.services import audit, health, integrity
 
 portal_cli = AppGroup("portal", help="Ukeoi operations.")
+migrate = Migrate()
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def init_app(app: Flask) -> None:
+    """`flask portal …`, and `flask db …` from Flask-Migrate (Alembic is loaded only where commands run)."""
+    migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True, compare_type=True)
     app.cli.add_command(portal_cli)
 
 

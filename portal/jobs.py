@@ -31,7 +31,7 @@ def job_app() -> Iterator[Flask]:
     if _app is None:
         from portal import create_app
 
-        _app = create_app()
+        _app = create_app(commands=False)
     with _app.app_context():
         if _pid != os.getpid():
             db.engine.dispose(close=False)
