@@ -21,7 +21,8 @@ def create_app(config: type | dict | None = None, *, commands: bool = True) -> F
     commands=False: they run no CLI, and leaving out Flask-Migrate (Alembic) keeps every forked
     work-horse about 10 MB smaller."""
     app = Flask(__name__, instance_path=str(Config.INSTANCE_DIR))
-    _load_instance_secrets(Path(app.instance_path), wanted=config is None)
+    if config is None:  # an explicit config (tests) brings its own secrets, never the install's
+        _load_instance_secrets(Path(app.instance_path))
     app.config.from_object(Config)
     for name in ("SECRET_KEY", "PKI_PASSPHRASE"):  # read after secret.env is loaded
         app.config[name] = app.config.get(name) or os.environ.get(name)
@@ -47,13 +48,13 @@ def create_app(config: type | dict | None = None, *, commands: bool = True) -> F
     return app
 
 
-def _load_instance_secrets(instance: Path, wanted: bool) -> None:
+def _load_instance_secrets(instance: Path) -> None:
     """A single-machine install keeps its generated secrets in instance/secret.env (mode 0600).
 
     Several machines must share SECRET_KEY and PKI_PASSPHRASE through the environment instead.
     """
     path = instance / "secret.env"
-    if wanted and not path.exists() and not os.environ.get("SECRET_KEY"):
+    if not path.exists() and not os.environ.get("SECRET_KEY"):
         instance.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
