@@ -41,6 +41,7 @@ e2e: $(VENV)/.dev
 	$(PYTEST) -m e2e
 
 bench: $(VENV)/.dev
+	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 	@mkdir -p bench/out
 	$(PY) bench/web_latency.py | tee bench/out/web_latency.jsonl
 	$(PY) bench/signing.py | tee bench/out/signing.jsonl
