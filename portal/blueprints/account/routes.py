@@ -7,6 +7,8 @@ package with `@bp.context_processor`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
@@ -15,6 +17,7 @@ from portal.blueprints.account.forms import CHANGE_FORMS, CreateUserForm
 from portal.blueprints.auth.actor import request_actor
 from portal.blueprints.guards import company_user_required, contact_required, writable_required
 from portal.extensions import db
+from portal.models import User
 from portal.services import accounts, change_requests
 from portal.services.errors import StateConflict
 
@@ -88,15 +91,7 @@ def create_user():
 @writable_required
 def disable_user(user_id: int):
     """Disable a user of this company (404 for any other id; never the last active user)."""
-    try:
-        user = accounts.disable_user(current_user.company, user_id, request_actor())
-    except StateConflict as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        db.session.commit()
-        flash(f"{user.name}（{user.login_id}）を無効にしました。", "success")
-    return redirect(url_for("account.users"), code=303)
+    return _set_user_active(accounts.disable_user, user_id, "無効")
 
 
 @bp.post("/users/<int:user_id>/enable")
@@ -104,14 +99,19 @@ def disable_user(user_id: int):
 @writable_required
 def enable_user(user_id: int):
     """Re-enable a disabled user of this company (404 for any other id)."""
+    return _set_user_active(accounts.enable_user, user_id, "有効")
+
+
+def _set_user_active(change: Callable[..., User], user_id: int, state: str):
+    """Apply accounts.disable_user or enable_user, flash the outcome, and go back to the user list."""
     try:
-        user = accounts.enable_user(current_user.company, user_id, request_actor())
+        user = change(current_user.company, user_id, request_actor())
     except StateConflict as exc:
         db.session.rollback()
         flash(exc.message, "error")
     else:
         db.session.commit()
-        flash(f"{user.name}（{user.login_id}）を有効にしました。", "success")
+        flash(f"{user.name}（{user.login_id}）を{state}にしました。", "success")
     return redirect(url_for("account.users"), code=303)
 
 
