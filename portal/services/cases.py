@@ -18,6 +18,7 @@ finds the party signed (or the case complete) and does nothing.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import secrets
@@ -328,19 +329,9 @@ def _apply_fields(case: Case, fields: CaseFields) -> None:
 
 
 def fields_of(case: Case) -> CaseFields:
-    return CaseFields(
-        title=case.title,
-        construction_name=case.construction_name,
-        construction_site=case.construction_site,
-        period_start=case.period_start,
-        period_end=case.period_end,
-        amount_excl_tax=case.amount_excl_tax,
-        tax_amount=case.tax_amount,
-        amount_incl_tax=case.amount_incl_tax,
-        payment_terms=case.payment_terms,
-        notes=case.notes,
-        checklist=dict(case.checklist or {}),
-    )
+    """The case's items as the form edits them (the Case columns carry CaseFields' names)."""
+    values = {item.name: getattr(case, item.name) for item in dataclasses.fields(CaseFields)}
+    return CaseFields(**{**values, "checklist": dict(case.checklist or {})})
 
 
 def _set_parties(case: Case, companies: list[Company]) -> None:
@@ -594,20 +585,7 @@ def contract_content(case: Case, today: date | None = None) -> contract_pdf.Cont
             representative=f"{company.representative_title} {company.representative_name}",
         ))
     return contract_pdf.ContractContent(
-        case_number=case.number,
-        title=case.title,
-        construction_name=case.construction_name,
-        construction_site=case.construction_site,
-        period_start=case.period_start,
-        period_end=case.period_end,
-        amount_excl_tax=case.amount_excl_tax,
-        tax_amount=case.tax_amount,
-        amount_incl_tax=case.amount_incl_tax,
-        payment_terms=case.payment_terms,
-        notes=case.notes,
-        parties=lines,
-        created_on=today or today_jst(),
-        checklist=dict(case.checklist or {}),
+        case_number=case.number, parties=lines, created_on=today or today_jst(), **dataclasses.asdict(fields_of(case))
     )
 
 
