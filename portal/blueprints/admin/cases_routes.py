@@ -7,7 +7,7 @@ from flask_login import current_user
 from portal.blueprints.admin import bp
 from portal.blueprints.auth.actor import request_actor
 from portal.blueprints.cases.forms import SearchForm
-from portal.blueprints.cases.routes import _pdf_response
+from portal.blueprints.downloads import pdf_response
 from portal.blueprints.guards import staff_required
 from portal.extensions import db, htmx
 from portal.services import cases, search
@@ -39,4 +39,4 @@ def case_document(case_id: int, document_id: int):
     """A document's content for staff, recorded in the audit trail as "staff_viewed"."""
     doc, data = cases.staff_open_document(current_user, case_id, document_id, actor=request_actor())
     db.session.commit()
-    return _pdf_response(doc, data, as_attachment=False)
+    return pdf_response(doc, data, as_attachment=False)

@@ -3,22 +3,15 @@ the report as PDF. Only the parties' users get them (anyone else: 404); every do
 The signed PDF itself is `cases.signed_download`."""
 from __future__ import annotations
 
-import io
-
-from flask import render_template, send_file
+from flask import render_template
 from flask_login import current_user
 
 from portal.blueprints.auth.actor import request_actor
 from portal.blueprints.cases import bp
+from portal.blueprints.downloads import file_response
 from portal.blueprints.guards import company_user_required
 from portal.extensions import db
 from portal.services import evidence
-
-
-def _download(data: bytes, name: str, mimetype: str):
-    response = send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=True, download_name=name, max_age=0)
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 @bp.get("/<int:case_id>/evidence")
@@ -39,7 +32,7 @@ def evidence_package(case_id: int):
     as "downloaded". 404 as the report page."""
     name, data = evidence.package_for_user(current_user, case_id, request_actor())
     db.session.commit()
-    return _download(data, name, "application/zip")
+    return file_response(data, name, "application/zip")
 
 
 @bp.get("/<int:case_id>/evidence/report.pdf")
@@ -48,4 +41,4 @@ def evidence_report_pdf(case_id: int):
     """The verification report as PDF; audited as "downloaded". 404 as the report page."""
     name, data = evidence.report_pdf_for_user(current_user, case_id, request_actor())
     db.session.commit()
-    return _download(data, name, "application/pdf")
+    return file_response(data, name, "application/pdf")

@@ -6,9 +6,7 @@ Views that change data are POST with CSRF and refuse read-only companies (writab
 """
 from __future__ import annotations
 
-import io
-
-from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.blueprints.auth.actor import request_actor
@@ -22,13 +20,11 @@ from portal.blueprints.cases.forms import (
     UploadForm,
     VersionForm,
 )
+from portal.blueprints.downloads import pdf_response
 from portal.blueprints.guards import company_user_required, writable_required
 from portal.extensions import db, htmx
 from portal.services import cases, search
 from portal.services.errors import DomainError, ValidationFailed
-
-# The PDF frame's own policy: nothing but the PDF itself; only our pages may frame it.
-PDF_CSP = "default-src 'none'; object-src 'self'; frame-ancestors 'self'"
 
 
 def _version(form: VersionForm) -> int:
@@ -182,26 +178,13 @@ def progress(case_id: int):
     return render_template("cases/_progress.html", **_detail_context(case))
 
 
-def _pdf_response(doc, data: bytes, as_attachment: bool):
-    response = send_file(
-        io.BytesIO(data),
-        mimetype="application/pdf",
-        as_attachment=as_attachment,
-        download_name=doc.filename or f"{doc.sha256[:12]}.pdf",
-        max_age=0,
-    )
-    response.headers["Content-Security-Policy"] = PDF_CSP
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 @bp.get("/<int:case_id>/documents/<int:document_id>/view")
 @company_user_required
 def document_inline(case_id: int, document_id: int):
     """The PDF inline (Content-Disposition: inline) for the in-browser view; recorded as "viewed"."""
     doc, data = cases.open_document(current_user, case_id, document_id, disposition="inline", actor=request_actor())
     db.session.commit()
-    return _pdf_response(doc, data, as_attachment=False)
+    return pdf_response(doc, data, as_attachment=False)
 
 
 @bp.get("/<int:case_id>/documents/<int:document_id>/download")
@@ -211,7 +194,7 @@ def document_download(case_id: int, document_id: int):
     doc, data = cases.open_document(current_user, case_id, document_id, disposition="attachment",
                                     actor=request_actor())
     db.session.commit()
-    return _pdf_response(doc, data, as_attachment=True)
+    return pdf_response(doc, data, as_attachment=True)
 
 
 @bp.get("/<int:case_id>/signed.pdf")
