@@ -78,8 +78,9 @@ class Config:
     JOB_RETRY_INTERVALS = [5, 30, 120, 600]
     OUTBOX_STALE_SECONDS = _env_int("OUTBOX_STALE_SECONDS", 120)
     PURGE_BATCH_SIZE = _env_int("PURGE_BATCH_SIZE", 500)
-    # A store object no document references is removed only when older than this: an upload may be in
-    # flight (its bytes are stored before its row commits).
+    # A store object no document references is removed only when not written or touched for this long:
+    # an upload may be in flight (its bytes are stored, or the same stored bytes touched, before its row
+    # commits).
     PURGE_ORPHAN_MIN_AGE_SECONDS = _env_int("PURGE_ORPHAN_MIN_AGE_SECONDS", 3600)
     # 継続保管 (第11条の2): fee per case and year, yen without tax.
     CONTINUED_STORAGE_FEE_PER_YEAR = _env_int("CONTINUED_STORAGE_FEE_PER_YEAR", 1000)

@@ -18,8 +18,9 @@ Crash safety: each batch of cases (PURGE_BATCH_SIZE) is one transaction that wri
 tombstones and deletes the rows; a crash inside it deletes nothing. A store object is removed
 only after that transaction committed and only if no Document references its SHA-256 any more;
 a crash between the commit and the unlink leaves an orphan object, which the sweep of a later
-run removes. The sweep leaves objects younger than PURGE_ORPHAN_MIN_AGE_SECONDS alone: an
-upload stores its bytes before its Document row commits.
+run removes. Both leave objects written or touched within PURGE_ORPHAN_MIN_AGE_SECONDS alone: an
+upload stores its bytes (or touches the object holding the same bytes) before its Document row
+commits, and the store's delete sees a touch that races it.
 
 Audit events are kept: they hold ids, not content, and the hash chain must stay whole.
 """
@@ -77,7 +78,7 @@ from portal.models import (
 from portal.rules import retention as retention_rules
 from portal.services import audit, notify, retention
 from portal.services.retention import RULES, DueReason
-from portal.services.storage import get_store
+from portal.services.storage import ASIDE_PREFIX, TMP_PREFIX, get_store
 
 log = logging.getLogger(__name__)
 
@@ -459,16 +460,17 @@ class _Unlinker:
         self.pending: deque = deque()
         self.removed = 0
 
-    def _delete_all(self, digests: list[str]) -> int:
-        return sum(1 for digest in digests if self.store.delete(digest))
+    def _delete_all(self, digests: list[str], untouched_since: float) -> int:
+        return sum(1 for digest in digests if self.store.delete(digest, untouched_since))
 
     def _settle(self, limit: int) -> None:
         while self.pending and (self.pending[0].done() or len(self.pending) > limit):
             self.removed += self.pending.popleft().result()
 
-    def submit(self, digests: list[str]) -> None:
+    def submit(self, digests: list[str], untouched_since: float) -> None:
         for start in range(0, len(digests), self.CHUNK):
-            self.pending.append(self.pool.submit(self._delete_all, digests[start : start + self.CHUNK]))
+            chunk = digests[start : start + self.CHUNK]
+            self.pending.append(self.pool.submit(self._delete_all, chunk, untouched_since))
             self._settle(self.MAX_PENDING)
 
     def drain(self) -> int:
@@ -483,16 +485,24 @@ class _Unlinker:
 def _remove_unreferenced(digests: Iterable[str], unlinker: _Unlinker | None = None) -> int:
     """Remove the store objects of `digests` that no committed Document references any more.
     Called right after a batch committed. With an unlinker the files go in the background (returns
-    0; the unlinker counts them), without one they go now (returns how many)."""
+    0; the unlinker counts them), without one they go now (returns how many).
+
+    An object touched within PURGE_ORPHAN_MIN_AGE_SECONDS stays: an upload of the same bytes may be
+    in flight, its Document not committed yet. The sweep of a later run looks at it again."""
+    untouched_since = time.time() - _orphan_min_age()
     wanted = sorted(set(digests))
     gone: list[str] = []
     for start in range(0, len(wanted), 1000):
         gone.extend(_unreferenced(wanted[start : start + 1000]))
     if unlinker is not None:
-        unlinker.submit(gone)
+        unlinker.submit(gone, untouched_since)
         return 0
     store = get_store()
-    return sum(1 for digest in gone if store.delete(digest))
+    return sum(1 for digest in gone if store.delete(digest, untouched_since))
+
+
+def _orphan_min_age() -> int:
+    return int(current_app.config["PURGE_ORPHAN_MIN_AGE_SECONDS"])
 
 
 def _add_objects(run_id: int, count: int) -> None:
@@ -728,12 +738,15 @@ def run(today: date | None = None, now: datetime | None = None, batch_size: int 
 
 
 def _walk_store(root: str) -> Iterator[tuple[str, str, float]]:
-    """(name, path, mtime) of every file two levels under the store root, streamed."""
+    """(name, path, mtime) of every file in the store root (objects being written) and two levels
+    under it (objects), streamed."""
     try:
         level1 = list(os.scandir(root))
     except FileNotFoundError:
         return
     for a in level1:
+        if a.is_file(follow_symlinks=False):
+            yield a.name, a.path, a.stat(follow_symlinks=False).st_mtime
         if not a.is_dir(follow_symlinks=False):
             continue
         for b in os.scandir(a.path):
@@ -747,7 +760,7 @@ def _walk_store(root: str) -> Iterator[tuple[str, str, float]]:
 def sweep_orphans(min_age_seconds: int | None = None, chunk: int = 2000) -> int:
     """Remove store objects that no Document references and that are older than the minimum age,
     and temporary files of uploads that died. Returns how many files went. Streams the store."""
-    min_age = int(current_app.config["PURGE_ORPHAN_MIN_AGE_SECONDS"] if min_age_seconds is None else min_age_seconds)
+    min_age = _orphan_min_age() if min_age_seconds is None else min_age_seconds
     store = get_store()
     root = getattr(store, "root", None)
     if root is None:  # a store without a local folder lists its objects its own way
@@ -759,7 +772,7 @@ def sweep_orphans(min_age_seconds: int | None = None, chunk: int = 2000) -> int:
     def flush() -> int:
         if not pending:
             return 0
-        count = sum(1 for digest in _unreferenced(pending) if store.delete(digest))
+        count = sum(1 for digest in _unreferenced(pending) if store.delete(digest, cutoff))
         pending.clear()
         db.session.rollback()
         return count
@@ -767,12 +780,15 @@ def sweep_orphans(min_age_seconds: int | None = None, chunk: int = 2000) -> int:
     for name, path, mtime in _walk_store(str(root)):
         if mtime > cutoff:
             continue
-        if name.startswith(".tmp-"):
+        if name.startswith(TMP_PREFIX):
             try:
                 os.unlink(path)
                 removed += 1
             except FileNotFoundError:
                 pass
+            continue
+        if name.startswith(ASIDE_PREFIX) and _HEX64.match(name.removeprefix(ASIDE_PREFIX)):
+            _put_back(path, name.removeprefix(ASIDE_PREFIX))  # a deletion cut short: judged on the next run
             continue
         if not _HEX64.match(name):
             continue
@@ -781,6 +797,14 @@ def sweep_orphans(min_age_seconds: int | None = None, chunk: int = 2000) -> int:
             removed += flush()
     removed += flush()
     return removed
+
+
+def _put_back(aside: str, digest: str) -> None:
+    target = os.path.join(os.path.dirname(aside), digest)
+    if os.path.exists(target):  # written again meanwhile: same bytes
+        os.unlink(aside)
+    else:
+        os.replace(aside, target)
 
 
 # --- warnings (R-RET-4) -----------------------------------------------------------------------------

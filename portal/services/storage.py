@@ -17,6 +17,8 @@ from typing import BinaryIO
 from urllib.parse import urlparse
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
+TMP_PREFIX = ".tmp-"  # an object being written (new_object)
+ASIDE_PREFIX = ".del-"  # an object being deleted (delete with untouched_since)
 
 
 class StoreError(Exception):
@@ -73,7 +75,7 @@ class LocalStore:
     def new_object(self) -> Iterator[NewObject]:
         """Write an object without holding it in memory: stream into `obj.file`; when the block ends the
         file is synced, hashed and renamed under its SHA-256. An exception in the block stores nothing."""
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-")
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=TMP_PREFIX)
         obj = NewObject(file=os.fdopen(fd, "w+b"))
         try:
             yield obj
@@ -92,12 +94,12 @@ class LocalStore:
             Path(tmp).unlink(missing_ok=True)
 
     def _refresh_existing(self, digest: str) -> bool:
-        """True if the object is stored already. Touch it: the purge leaves recently written objects
-        alone, and this one was just referenced again (the same PDF uploaded to another case)."""
-        path = self._path(digest)
-        if not path.exists():
+        """True if the object is stored already. Touch it: the purge leaves recently touched objects
+        alone, and this one is about to be referenced again (the same PDF uploaded to another case)."""
+        try:
+            os.utime(self._path(digest))
+        except FileNotFoundError:  # not stored, or a purge just took it away: write it (again)
             return False
-        os.utime(path)
         return True
 
     def get(self, digest: str, verify: bool = True) -> bytes:
@@ -125,10 +127,22 @@ class LocalStore:
     def exists(self, digest: str) -> bool:
         return self._path(digest).exists()
 
-    def delete(self, digest: str) -> bool:
-        """Remove an object; True if it was there. Missing objects are fine (purge is idempotent)."""
+    def delete(self, digest: str, untouched_since: float | None = None) -> bool:
+        """Remove an object; True if it was there. Missing objects are fine (purge is idempotent).
+
+        With `untouched_since` (a time.time() value) an object written or touched after it stays: put()
+        touches an object it finds before the row that will reference it commits. The object is first
+        renamed aside, so a racing put() has either touched it already (seen here; it goes back) or
+        finds it gone and writes it again."""
+        path = self._path(digest)
+        target = path if untouched_since is None else path.with_name(ASIDE_PREFIX + digest)
         try:
-            self._path(digest).unlink()
+            if untouched_since is not None:
+                os.rename(path, target)
+                if target.stat().st_mtime > untouched_since:
+                    os.replace(target, path)
+                    return False
+            target.unlink()
             return True
         except FileNotFoundError:
             return False

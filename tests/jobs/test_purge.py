@@ -47,6 +47,14 @@ def two(company_a, company_b):
     return company_a, company_b
 
 
+def _age_store() -> None:
+    """Date every stored file two hours back: written long before the purge, no upload in flight."""
+    long_ago = time.time() - 2 * 3600
+    for path in get_store().root.rglob("*"):
+        if path.is_file():
+            os.utime(path, (long_ago, long_ago))
+
+
 def test_r_ret_1_completed_case_goes_on_its_delete_day_not_before(two):
     """Is a case completed on 2027-04-01 kept through 2037-04-01 and deleted on 2037-04-02,
     with a tombstone that names it, its parties, the rule and the dates, and its PDFs gone?"""
@@ -55,6 +63,7 @@ def test_r_ret_1_completed_case_goes_on_its_delete_day_not_before(two):
     case_id, number = case.id, case.number
     digests = [d.sha256 for d in case.documents]
     db.session.commit()
+    _age_store()
     purge.run(today=date(2037, 4, 1))
     assert _exists(case_id)
     run = purge.run(today=date(2037, 4, 2))
@@ -202,11 +211,52 @@ def test_r_ret_4_dry_run_lists_rule_and_reason_and_changes_nothing(two, runner):
     assert all(get_store().exists(d.sha256) for d in db.session.scalars(select(Document)))
 
 
+def test_r_ret_4_purge_keeps_an_object_that_an_upload_in_flight_just_stored_again(two):
+    """A due case's PDF has the same bytes as an upload whose Document is not committed yet (the store
+    found the object and touched it). Does the purge delete the case but leave the object, so the upload
+    can commit, and does a later sweep remove it only if nothing came to reference it?"""
+    a, b = two
+    case = factories.case([a, b], status="complete", completed_on=date(2020, 1, 10))
+    digest = case.documents[0].sha256
+    db.session.commit()
+    _age_store()
+    store = get_store()
+    assert store.put(store.get(digest)) == digest  # the upload in flight: same bytes, stored again
+    run = purge.run(today=date(2030, 1, 11))
+    assert run.deleted_cases == 1 and run.deleted_objects == 0
+    assert store.exists(digest)
+    assert not any(p.name.startswith(".del-") for p in store.root.rglob("*"))
+    _age_store()  # the upload died after all: an hour later the object is an orphan
+    assert purge.sweep_orphans() == 1 and not store.exists(digest)
+
+
+def test_r_ret_4_sweep_puts_back_a_deletion_cut_short_and_clears_dead_writes(two):
+    """After a crash in the middle of a deletion (object renamed aside) and of a streamed write (temporary
+    file in the store root), does the sweep put the object back under its name, keep it while a Document
+    references it, and remove the dead temporary file?"""
+    a, b = two
+    case = factories.case([a, b], status="complete", completed_on=date(2027, 4, 1))
+    digest = case.documents[0].sha256
+    db.session.commit()
+    store = get_store()
+    original = store.get(digest)
+    path = store._path(digest)
+    aside = path.with_name(".del-" + digest)
+    path.rename(aside)
+    dead = store.root / ".tmp-dead-write"
+    dead.write_bytes(b"half a PDF")
+    _age_store()
+    assert purge.sweep_orphans() == 1  # the dead write
+    assert store.get(digest) == original
+    assert not aside.exists() and not dead.exists()
+
+
 def test_r_ret_4_cli_purge_deletes_and_reports(two, runner):
     """Does `flask portal purge --today` delete what is due and print the counts?"""
     a, b = two
     factories.case([a, b], status="complete", completed_on=date(2020, 1, 10))
     db.session.commit()
+    _age_store()
     result = runner.invoke(args=["portal", "purge", "--today", "2030-01-11"])
     assert result.exit_code == 0, result.output
     assert '"cases": 1' in result.output and '"objects": 1' in result.output

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 
 import pytest
 
@@ -91,6 +92,30 @@ def test_r_store_1_open_checks_the_hash_before_handing_out_the_file(store):
         store.open(digest)
     with pytest.raises(StoreError):
         store.open(hashlib.sha256(b"never stored").hexdigest())
+
+
+def test_r_store_1_delete_untouched_since_spares_an_object_stored_again_meanwhile(store):
+    """Does a purge's delete(untouched_since=…) remove an object last written before that moment, keep
+    one touched after it (a put() of the same bytes), and leave no file renamed aside either way?"""
+    old, touched = store.put(b"old contract"), store.put(b"contract uploaded again")
+    long_ago = time.time() - 7200
+    for digest in (old, touched):
+        os.utime(store._path(digest), (long_ago, long_ago))
+    since = time.time() - 3600
+    assert store.put(b"contract uploaded again") == touched
+    assert store.delete(old, untouched_since=since) is True
+    assert store.delete(touched, untouched_since=since) is False
+    assert not store.exists(old) and store.get(touched) == b"contract uploaded again"
+    assert not any(p.name.startswith(".del-") for p in store.root.rglob("*"))
+
+
+def test_r_store_1_put_while_the_object_is_being_deleted_writes_it_again(store):
+    """If put() finds the object renamed aside by a deletion in progress, does it store the bytes anew?"""
+    digest = store.put(b"contract")
+    path = store._path(digest)
+    path.rename(path.with_name(".del-" + digest))  # the purge's delete, half-way
+    assert store.put(b"contract") == digest
+    assert store.get(digest) == b"contract"
 
 
 def test_delete_is_idempotent_and_names_must_be_sha256(store):
