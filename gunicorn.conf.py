@@ -20,3 +20,6 @@ else:
     worker_class = "gthread"
     threads = 4
 accesslog = "-"
+# gunicorn's runtime control socket sits at one path per user (~/.gunicorn/gunicorn.ctl), which a second
+# instance on the machine (browser tests, bench) would take over; nothing here uses it.
+control_socket_disable = True
