@@ -6,10 +6,10 @@ from datetime import timedelta
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, Field, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, StopValidation, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms import DateField, Field, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from portal.blueprints.fields import AtLeastOne, CheckboxesField
 from portal.clock import today_jst
 from portal.services.onboarding import REJECTION_GROUNDS, STATUS_LABELS
 
@@ -73,29 +73,6 @@ class CorrectionForm(FlaskForm):
         validators=[DataRequired("訂正していただく内容を入力してください"), _max(2000)],
         description="申込者にそのままメールで伝わります。どの項目をどう直すのかを具体的に書いてください",
     )
-
-
-class CheckboxesField(SelectMultipleField):
-    """Several checkboxes; an unknown value is refused in Japanese."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
-
-    def pre_validate(self, form: FlaskForm) -> None:
-        known = {choice.value for choice in self.choices or []}
-        if any(value not in known for value in self.data or []):
-            raise StopValidation("一覧にない値が選ばれています")
-
-
-class AtLeastOne:
-    field_flags = {"required": True}
-
-    def __init__(self, message: str):
-        self.message = message
-
-    def __call__(self, form: FlaskForm, field: Field) -> None:
-        if not field.data:
-            raise StopValidation(self.message)
 
 
 class RejectForm(FlaskForm):

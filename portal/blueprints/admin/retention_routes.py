@@ -19,9 +19,9 @@ from wtforms import SelectChoice, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from portal.blueprints.admin import bp
-from portal.blueprints.admin.forms import AtLeastOne, CheckboxesField
 from portal.blueprints.admin.routes import company_section, index_section
 from portal.blueprints.auth.actor import request_actor
+from portal.blueprints.fields import AtLeastOne, CheckboxesField
 from portal.blueprints.guards import staff_required
 from portal.clock import today_jst
 from portal.extensions import db

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, Field, HiddenField, RadioField, SelectChoice, StringField
+from wtforms import BooleanField, Field, HiddenField, SelectChoice, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, StopValidation, ValidationError
 
+from portal.blueprints.fields import RadioChoiceField
 from portal.rules import validators
 from portal.services.onboarding import PLANS, ApplicantData
 
@@ -45,14 +46,6 @@ class Accepted:
     def __call__(self, form: FlaskForm, field: Field) -> None:
         if not field.data:
             raise StopValidation(self.message)
-
-
-class ChoiceField(RadioField):
-    """Radio buttons whose refusal of an unknown value is in Japanese."""
-
-    def pre_validate(self, form: FlaskForm) -> None:
-        if self.data not in {choice.value for choice in self.choices or []}:
-            raise StopValidation("一覧から選んでください")
 
 
 def _strip(value: str | None) -> str | None:
@@ -119,7 +112,7 @@ class ApplicationForm(FlaskForm):
         validators=[_required("申請担当者の電話番号"), _max(30), Rule(validators.phone_number)],
         render_kw={"type": "tel"}, description="携帯電話でもかまいません",
     )  # fmt: skip
-    plan = ChoiceField(
+    plan = RadioChoiceField(
         "プラン", choices=[SelectChoice(value, label) for value, label in PLANS.items()], default="standard",
         validators=[InputRequired("プランを選んでください")], render_kw={"class": "choices"},
     )  # fmt: skip
