@@ -45,6 +45,14 @@ TERMINATION_GROUNDS: dict[str, str] = {
 END_REASONS = {"expired": "期間満了（更新せず）", "cancelled": "中途解約", "terminated": "当社による解除"}
 
 
+def check_grounds(grounds: list[str], action: str) -> None:
+    """Termination and suspension name one or more grounds of 第25条1項 or 第19条1項."""
+    if not grounds:
+        raise ValidationFailed(f"{action}の根拠を1つ以上選択してください。")
+    if any(g not in TERMINATION_GROUNDS for g in grounds):
+        raise ValidationFailed(f"{action}の根拠に不明な項目があります。")
+
+
 def _jdate(day: date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
@@ -309,11 +317,7 @@ def terminate(
     today = today or today_jst()
     if not staff.is_staff:
         raise AccessDenied()
-    if not grounds:
-        raise ValidationFailed("解除の根拠を1つ以上選択してください。")
-    unknown = [g for g in grounds if g not in TERMINATION_GROUNDS]
-    if unknown:
-        raise ValidationFailed("解除の根拠に不明な項目があります。")
+    check_grounds(grounds, "解除")
     contract = company.contract
     if contract is None:
         raise StateConflict("この契約者には利用契約の記録がありません。")
