@@ -16,11 +16,17 @@ class RadioChoiceField(RadioField):
             raise StopValidation("一覧から選んでください")
 
 
+class _GroupBox(CheckboxInput):
+    # A `required` attribute on every box would make the browser demand all of them; "at least one"
+    # (AtLeastOne) is checked on the server.
+    validation_attrs = ["disabled"]
+
+
 class CheckboxesField(SelectMultipleField):
     """Several checkboxes."""
 
     widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
+    option_widget = _GroupBox()
 
     def pre_validate(self, form: FlaskForm) -> None:
         known = {choice.value for choice in self.choices or []}
