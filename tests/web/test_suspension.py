@@ -2,6 +2,8 @@
 with grounds, a note and an audit record; the contact persons are told by mail."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 
@@ -25,8 +27,8 @@ def _staff_page(client, company: Company):
 
 
 def _suspend(client, company: Company, token: str, **data):
-    form = {"csrf_token": token, "mode": "readonly", "grounds": ["25-1-2"], "note": "支払期限から6か月の未払い"}
-    return client.post(f"/admin/companies/{company.id}/suspend", data={**form, **data})
+    form = {"csrf_token": token, "mode": "readonly", "grounds": ["25-1-2"], "note": "支払期限から6か月の未払い", **data}
+    return client.post(f"/admin/companies/{company.id}/suspend", data={f"suspend-{k}": v for k, v in form.items()})
 
 
 def _notices(kind: str) -> list[SentNotice]:
@@ -38,7 +40,12 @@ def test_r_adm_1_read_only_suspension_lets_users_look_but_not_change(app, client
     and get refused on a change; is the step audited with mode, grounds and note, and mailed to the
     contact person without the internal note?"""
     page = _staff_page(client, company_a)
-    assert 'id="company-suspension"' in page.get_data(as_text=True)
+    html = page.get_data(as_text=True)
+    assert 'id="company-suspension"' in html
+    ids = [i for i in re.findall(r' id="([^"]+)"', html) if not i.endswith("csrf_token")]
+    assert len(ids) == len(set(ids))  # the suspension and termination forms share the page
+    boxes = re.findall(r'<input[^>]*type="checkbox"[^>]*>', html)
+    assert boxes and not any(" required" in box for box in boxes)  # "at least one", not "every one"
     done = _suspend(client, company_a, csrf_token_from(page), grounds=["25-1-2", "25-1-9"])
     assert done.status_code == 302
     company = _fresh_company(company_a.id)
@@ -77,7 +84,7 @@ def test_r_adm_1_blocking_suspension_ends_sessions_and_refuses_login(app, client
     assert refused.status_code == 200 and "利用停止中のため、ログインできません" in refused.get_data(as_text=True)
 
     lifted = client.post(f"/admin/companies/{company_a.id}/lift-suspension",
-                         data={"csrf_token": token, "note": "入金を確認"})  # fmt: skip
+                         data={"lift-csrf_token": token, "lift-note": "入金を確認"})  # fmt: skip
     assert lifted.status_code == 302
     company = _fresh_company(company_a.id)
     assert (company.status, company.suspension_mode) == ("active", None)
@@ -112,8 +119,8 @@ def test_r_adm_1_suspension_without_csrf_or_by_a_company_user_changes_nothing(ap
     """Is a forged POST (no CSRF token) refused, and is a company's contact person unable to reach the
     staff action at all?"""
     _staff_page(client, company_a)
-    assert client.post(f"/admin/companies/{company_a.id}/suspend",
-                       data={"mode": "blocked", "grounds": ["25-1-2"], "note": "x"}).status_code == 400  # fmt: skip
+    forged = {"suspend-mode": "blocked", "suspend-grounds": ["25-1-2"], "suspend-note": "x"}
+    assert client.post(f"/admin/companies/{company_a.id}/suspend", data=forged).status_code == 400
     contact = app.test_client()
     AuthActions(contact).login("a-contact")
     token = csrf_token_from(contact.get("/"))
@@ -127,7 +134,7 @@ def test_r_adm_1_ended_or_unsuspended_companies_are_refused_with_409(client, com
     page = _staff_page(client, company_a)
     token = csrf_token_from(page)
     not_suspended = client.post(f"/admin/companies/{company_a.id}/lift-suspension",
-                                data={"csrf_token": token, "note": "x"})  # fmt: skip
+                                data={"lift-csrf_token": token, "lift-note": "x"})  # fmt: skip
     assert not_suspended.status_code == 409 and "停止されていません" in not_suspended.get_data(as_text=True)
     contracts.terminate(company_a, ["25-1-9"], "違反", staff_user)
     db.session.commit()

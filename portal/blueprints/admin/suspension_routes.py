@@ -23,6 +23,7 @@ def _note(label: str) -> TextAreaField:
                          description="監査記録に残ります（契約者へのメールには載りません）")  # fmt: skip
 
 
+# Both forms sit on the company page beside the termination form: prefixes keep field names and ids apart.
 class SuspendForm(FlaskForm):
     mode = RadioChoiceField(
         "停止中のご利用", choices=[SelectChoice(value, label) for value, label in suspension.MODES.items()],
@@ -45,7 +46,7 @@ class LiftForm(FlaskForm):
 def _suspension_section(company: Company) -> dict | None:
     if company.status not in ("active", "suspended"):
         return None  # ended or deleted: termination's section says what happened
-    return _section(company, SuspendForm(formdata=None), LiftForm(formdata=None))
+    return _section(company, SuspendForm(formdata=None, prefix="suspend"), LiftForm(formdata=None, prefix="lift"))
 
 
 def _section(company: Company, suspend_form: SuspendForm, lift_form: LiftForm) -> dict:
@@ -72,9 +73,9 @@ def suspend_company(company_id: int):
     """Suspend the company (or change how it is suspended) with grounds and a note; its contact persons are
     told by mail. 409 once the contract has ended."""
     company = _company(company_id)
-    form = SuspendForm()
+    form = SuspendForm(prefix="suspend")
     if not form.validate_on_submit():
-        return _refused(company, form, LiftForm(formdata=None))
+        return _refused(company, form, LiftForm(formdata=None, prefix="lift"))
     suspension.suspend(company, form.mode.data, list(form.grounds.data), form.note.data, current_user,
                        actor=request_actor())  # fmt: skip
     db.session.commit()
@@ -87,9 +88,9 @@ def suspend_company(company_id: int):
 def lift_suspension(company_id: int):
     """End the company's suspension with a note; its contact persons are told by mail. 409 unless suspended."""
     company = _company(company_id)
-    form = LiftForm()
+    form = LiftForm(prefix="lift")
     if not form.validate_on_submit():
-        return _refused(company, SuspendForm(formdata=None), form)
+        return _refused(company, SuspendForm(formdata=None, prefix="suspend"), form)
     suspension.lift(company, form.note.data, current_user, actor=request_actor())
     db.session.commit()
     flash(f"{company.name} の利用停止を解除しました。", "success")
