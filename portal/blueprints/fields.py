@@ -1,5 +1,5 @@
 """Form fields shared by the areas: choices whose refusal of an unknown value is in Japanese (WTForms'
-own says "Not a valid choice"), and a rule that at least one box is ticked."""
+own says "Not a valid choice"), and the rule that a box is ticked."""
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
@@ -18,7 +18,7 @@ class RadioChoiceField(RadioField):
 
 class _GroupBox(CheckboxInput):
     # A `required` attribute on every box would make the browser demand all of them; "at least one"
-    # (AtLeastOne) is checked on the server.
+    # (Ticked) is checked on the server.
     validation_attrs = ["disabled"]
 
 
@@ -34,7 +34,9 @@ class CheckboxesField(SelectMultipleField):
             raise StopValidation("一覧にない値が選ばれています")
 
 
-class AtLeastOne:
+class Ticked:
+    """A checkbox that must be ticked, or a group of which at least one box must be; stops the chain."""
+
     field_flags = {"required": True}
 
     def __init__(self, message: str):

@@ -9,7 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, Field, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from portal.blueprints.fields import AtLeastOne, CheckboxesField
+from portal.blueprints.fields import CheckboxesField, Ticked
 from portal.clock import today_jst
 from portal.services.onboarding import REJECTION_GROUNDS, STATUS_LABELS
 
@@ -80,7 +80,7 @@ class RejectForm(FlaskForm):
         "お断りの理由（利用規約 第6条第3項）",
         choices=_choices((code, f"第{code}号：{label}") for code, label in REJECTION_GROUNDS.items()),
         coerce=int,
-        validators=[AtLeastOne("お断りの理由を1つ以上選んでください")],
+        validators=[Ticked("お断りの理由を1つ以上選んでください")],
         description="選んだ理由は、この文言のまま申込者にメールで伝わります",
         render_kw={"class": "choices"},
     )

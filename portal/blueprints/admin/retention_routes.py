@@ -21,7 +21,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from portal.blueprints.admin import bp
 from portal.blueprints.admin.routes import company_section, index_section
 from portal.blueprints.auth.actor import request_actor
-from portal.blueprints.fields import AtLeastOne, CheckboxesField
+from portal.blueprints.fields import CheckboxesField, Ticked
 from portal.blueprints.guards import staff_required
 from portal.clock import today_jst
 from portal.extensions import db
@@ -59,7 +59,7 @@ class TerminateForm(FlaskForm):
     grounds = CheckboxesField(
         "解除の根拠",
         choices=[SelectChoice(code, label) for code, label in contracts.TERMINATION_GROUNDS.items()],
-        validators=[AtLeastOne("解除の根拠を1つ以上選んでください")],
+        validators=[Ticked("解除の根拠を1つ以上選んでください")],
         render_kw={"class": "choices"},
     )
     note = TextAreaField(

@@ -10,7 +10,7 @@ from wtforms.validators import DataRequired, InputRequired, Length
 from portal.blueprints.admin import bp
 from portal.blueprints.admin.routes import company_section
 from portal.blueprints.auth.actor import request_actor
-from portal.blueprints.fields import AtLeastOne, CheckboxesField, RadioChoiceField
+from portal.blueprints.fields import CheckboxesField, RadioChoiceField, Ticked
 from portal.blueprints.guards import staff_required
 from portal.extensions import db
 from portal.models import Company
@@ -32,7 +32,7 @@ class SuspendForm(FlaskForm):
     grounds = CheckboxesField(
         "停止の根拠",
         choices=[SelectChoice(code, label) for code, label in contracts.TERMINATION_GROUNDS.items()],
-        validators=[AtLeastOne("停止の根拠を1つ以上選んでください")],
+        validators=[Ticked("停止の根拠を1つ以上選んでください")],
         render_kw={"class": "choices"},
     )
     note = _note("記録（経緯など）")

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, Field, HiddenField, SelectChoice, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, StopValidation, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from portal.blueprints.fields import RadioChoiceField
+from portal.blueprints.fields import RadioChoiceField, Ticked
 from portal.rules import validators
 from portal.services.onboarding import PLANS, ApplicantData
 
@@ -33,19 +33,6 @@ def _max(length: int) -> Length:
 
 def _required(label: str) -> DataRequired:
     return DataRequired(f"{label}を入力してください")
-
-
-class Accepted:
-    """A checkbox that must be ticked; stops the chain with `message`."""
-
-    field_flags = {"required": True}
-
-    def __init__(self, message: str):
-        self.message = message
-
-    def __call__(self, form: FlaskForm, field: Field) -> None:
-        if not field.data:
-            raise StopValidation(self.message)
 
 
 def _strip(value: str | None) -> str | None:
@@ -118,11 +105,11 @@ class ApplicationForm(FlaskForm):
     )  # fmt: skip
     antisocial_declared = BooleanField(
         "当社（申込企業）は反社会的勢力に該当せず、今後も該当しないことを表明し、確約します",
-        validators=[Accepted("反社会的勢力に該当しないことの表明にチェックを入れてください")],
+        validators=[Ticked("反社会的勢力に該当しないことの表明にチェックを入れてください")],
     )  # fmt: skip
     consent = BooleanField(
         "利用規約に同意して申し込みます",
-        validators=[Accepted("利用規約への同意にチェックを入れてください")],
+        validators=[Ticked("利用規約への同意にチェックを入れてください")],
     )  # fmt: skip
 
     # The terms version shown when the form was opened; consent counts for that version only.
