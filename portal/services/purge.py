@@ -778,6 +778,8 @@ def sweep_orphans(min_age_seconds: int | None = None, chunk: int = 2000) -> int:
         return count
 
     for name, path, mtime in _walk_store(str(root)):
+        if name.startswith(ASIDE_PREFIX):  # a deletion cut short: back under its name, whatever its age,
+            name = _put_back(path, name.removeprefix(ASIDE_PREFIX))  # then judged like any other object
         if mtime > cutoff:
             continue
         if name.startswith(TMP_PREFIX):
@@ -786,9 +788,6 @@ def sweep_orphans(min_age_seconds: int | None = None, chunk: int = 2000) -> int:
                 removed += 1
             except FileNotFoundError:
                 pass
-            continue
-        if name.startswith(ASIDE_PREFIX) and _HEX64.match(name.removeprefix(ASIDE_PREFIX)):
-            _put_back(path, name.removeprefix(ASIDE_PREFIX))  # a deletion cut short: judged on the next run
             continue
         if not _HEX64.match(name):
             continue
@@ -799,12 +798,19 @@ def sweep_orphans(min_age_seconds: int | None = None, chunk: int = 2000) -> int:
     return removed
 
 
-def _put_back(aside: str, digest: str) -> None:
+def _put_back(aside: str, digest: str) -> str:
+    """Restore an object a killed deletion left renamed aside; returns its name ("" if not an object)."""
+    if not _HEX64.match(digest):
+        return ""
     target = os.path.join(os.path.dirname(aside), digest)
-    if os.path.exists(target):  # written again meanwhile: same bytes
-        os.unlink(aside)
-    else:
-        os.replace(aside, target)
+    try:
+        if os.path.exists(target):  # written again meanwhile: the same bytes
+            os.unlink(aside)
+        else:
+            os.replace(aside, target)
+    except FileNotFoundError:  # a deletion in progress finished it meanwhile
+        return ""
+    return digest
 
 
 # --- warnings (R-RET-4) -----------------------------------------------------------------------------

@@ -231,24 +231,28 @@ def test_r_ret_4_purge_keeps_an_object_that_an_upload_in_flight_just_stored_agai
 
 
 def test_r_ret_4_sweep_puts_back_a_deletion_cut_short_and_clears_dead_writes(two):
-    """After a crash in the middle of a deletion (object renamed aside) and of a streamed write (temporary
-    file in the store root), does the sweep put the object back under its name, keep it while a Document
-    references it, and remove the dead temporary file?"""
+    """After crashes in the middle of deletions (objects renamed aside) and of a streamed write (temporary
+    file in the store root), does the sweep put every object back under its name, keep the referenced
+    one and a young one, remove the old orphan in the same run, and remove the dead temporary file?"""
     a, b = two
     case = factories.case([a, b], status="complete", completed_on=date(2027, 4, 1))
-    digest = case.documents[0].sha256
+    referenced = case.documents[0].sha256
     db.session.commit()
     store = get_store()
-    original = store.get(digest)
-    path = store._path(digest)
-    aside = path.with_name(".del-" + digest)
-    path.rename(aside)
+    original = store.get(referenced)
+    orphan, young = store.put(b"%PDF-1.7 purged case"), store.put(b"%PDF-1.7 just uploaded again")
+    asides = {}
+    for digest in (referenced, orphan, young):
+        path = store._path(digest)
+        asides[digest] = path.with_name(".del-" + digest)
+        path.rename(asides[digest])
     dead = store.root / ".tmp-dead-write"
     dead.write_bytes(b"half a PDF")
     _age_store()
-    assert purge.sweep_orphans() == 1  # the dead write
-    assert store.get(digest) == original
-    assert not aside.exists() and not dead.exists()
+    os.utime(asides[young])  # touched by an upload just before the deletion was cut short
+    assert purge.sweep_orphans() == 2  # the old orphan and the dead write
+    assert store.get(referenced) == original and store.exists(young) and not store.exists(orphan)
+    assert not any(aside.exists() for aside in asides.values()) and not dead.exists()
 
 
 def test_r_ret_4_cli_purge_deletes_and_reports(two, runner):
