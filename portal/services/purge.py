@@ -759,7 +759,8 @@ def _walk_store(root: str) -> Iterator[tuple[str, str, float]]:
 
 def sweep_orphans(min_age_seconds: int | None = None, chunk: int = 2000) -> int:
     """Remove store objects that no Document references and that are older than the minimum age,
-    and temporary files of uploads that died. Returns how many files went. Streams the store."""
+    and temporary files of writes that died; objects a killed deletion left aside go back under their
+    names first. Returns how many files went. Streams the store."""
     min_age = _orphan_min_age() if min_age_seconds is None else min_age_seconds
     store = get_store()
     root = getattr(store, "root", None)
