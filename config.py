@@ -41,6 +41,8 @@ class Config:
     PKI_DIR = os.environ.get("PKI_DIR", str(INSTANCE_DIR / "pki"))
     PKI_PASSPHRASE = os.environ.get("PKI_PASSPHRASE")
     TSA_URLS = _env_list("TSA_URLS")
+    # PEM file with the root certificates of the TSAs in TSA_URLS: sealing validates their timestamps.
+    TSA_TRUST_ROOTS = os.environ.get("TSA_TRUST_ROOTS", "")
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
     # Evidence (R-CASE-4): the public verification page and the internal TSA over HTTP, per client IP;
     # archives are re-timestamped this many days before their last timestamp certificate expires.

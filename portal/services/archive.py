@@ -11,7 +11,6 @@ due cases with one query. Files sealed before the column was filled are read onc
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import io
 from dataclasses import dataclass, field
@@ -113,9 +112,8 @@ def add_document_timestamp(case: Case, timestamper: TimeStamper, now: datetime |
         raise ValueError(f"case {case.number} is not complete")
     now = now or now_utc()
     store = get_store()
-    pki = certificates.pki()
     # Each party's signature is judged at its own signing time, as when the case was sealed.
-    context_at = functools.partial(pki.validation_context, [certificates.crl()])
+    context_at = certificates.sealing_contexts()
     renewed = signing.seal_lta(store.get(final.sha256), context_at, timestamper)
     digest = store.put(renewed)  # bytes first, then the row that references them
     doc = Document(

@@ -19,7 +19,6 @@ finds the party signed (or the case complete) and does nothing.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import re
 import secrets
 import unicodedata
@@ -761,9 +760,8 @@ def seal(case_id: int, now: datetime | None = None) -> str:
     base = signing_base(case)
     if base is None or base.signed_by_position != len(case.parties):
         raise RuntimeError(f"case {case.id}: the last signature is missing")
-    pki = certificates.pki()
     # Each party's certificate is judged at its own signing time (a later reissue cannot strand the case).
-    context_at = functools.partial(pki.validation_context, [certificates.crl()])
+    context_at = certificates.sealing_contexts()
     store = get_store()
     with store.open(base.sha256) as source, store.new_object() as sealed:
         signing.seal_lta_into(source, sealed.file, context_at, certificates.timestamper())

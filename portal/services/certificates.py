@@ -6,8 +6,13 @@ revoked the certificate commits, so a rolled-back revocation never reaches the C
 """
 from __future__ import annotations
 
+import functools
 from datetime import datetime
+from pathlib import Path
 
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from flask import current_app
 from pyhanko.sign.timestamps import TimeStamper
 from sqlalchemy import event, select
@@ -19,6 +24,7 @@ from portal.models import Certificate, Company, User
 from portal.services import audit, tsa
 from portal.services.errors import StateConflict, ValidationFailed
 from portal.services.pki import REVOCATION_REASONS, PortalPKI
+from portal.services.signing import ValidationContextFactory
 
 _CRL_AFTER_COMMIT = "ukeoi_crl_after_commit"
 
@@ -45,6 +51,27 @@ def timestamper() -> TimeStamper:
     if "ukeoi_internal_tsa" not in ext:
         ext["ukeoi_internal_tsa"] = tsa.make_timestamper(pki(), [])
     return ext["ukeoi_internal_tsa"]
+
+
+def external_tsa_roots() -> list[asn1_x509.Certificate]:
+    """The root certificates of the external TSAs (TSA_TRUST_ROOTS, a PEM file), read once per app."""
+    path = current_app.config.get("TSA_TRUST_ROOTS") or ""
+    if not path:
+        return []
+    cached = current_app.extensions.get("ukeoi_tsa_roots")
+    if cached is None or cached[0] != path:
+        certs = x509.load_pem_x509_certificates(Path(path).read_bytes())
+        der = [cert.public_bytes(serialization.Encoding.DER) for cert in certs]
+        cached = current_app.extensions["ukeoi_tsa_roots"] = (path, [asn1_x509.Certificate.load(d) for d in der])
+    return cached[1]
+
+
+def sealing_contexts() -> ValidationContextFactory:
+    """How a seal judges the signatures and timestamps it covers: the portal's root with a fresh CRL, and
+    the external TSAs' roots. Their revocation data is fetched from the TSAs' own CRL or OCSP services and
+    goes into the DSS with the rest; with the internal TSA alone nothing is fetched."""
+    external = external_tsa_roots()
+    return functools.partial(pki().validation_context, [crl()], extra_roots=external, allow_fetching=bool(external))
 
 
 def issue_for_company(company: Company, now: datetime | None = None) -> Certificate:

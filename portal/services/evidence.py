@@ -104,11 +104,12 @@ PROBLEM_LABELS = {
 
 
 def trust_material() -> tuple[list[asn1_x509.Certificate], list[bytes], list[asn1_x509.Certificate]]:
-    """(trust roots, CRLs, other certificates) the portal validates with: its root, its latest CRL,
-    and its issuing CA and TSA certificates as chain material."""
+    """(trust roots, CRLs, other certificates) the portal validates with: its root and the external TSAs'
+    roots, its latest CRL, and its issuing CA and TSA certificates as chain material."""
     pki = certificates.pki()
     crl = pki.current_crl()
-    return pki.trust_roots(), [crl] if crl else [], [pki.issuing_ca_cert(), pki.tsa_cert()]
+    roots = [*pki.trust_roots(), *certificates.external_tsa_roots()]
+    return roots, [crl] if crl else [], [pki.issuing_ca_cert(), pki.tsa_cert()]
 
 
 def verify(pdf: bytes) -> VerificationReport:

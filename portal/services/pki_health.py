@@ -33,6 +33,8 @@ def check(now: datetime | None = None) -> dict:
     state = pki.health(now)
     problems: list[str] = [str(p) for p in state["problems"]]  # type: ignore[attr-defined]
     detail: dict = {"not_after": state["not_after"]}
+    if current_app.config.get("TSA_URLS") and not certificates.external_tsa_roots():
+        problems.append("tsa: TSA_URLS is set without TSA_TRUST_ROOTS: cases timestamped there cannot be sealed")
     try:
         detail["tsa"] = _tsa_round_trip(now)
     except Exception as exc:  # report any TSA failure as a problem, with its cause

@@ -9,6 +9,7 @@ import json
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from asn1crypto import keys as asn1_keys
@@ -25,6 +26,7 @@ from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 from sqlalchemy import select
 from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
 
 from portal import jobs
 from portal.extensions import db
@@ -176,6 +178,53 @@ def test_r_case_3_a_portal_signs_through_another_portals_tsa(app, live_url, pair
     report = evidence.verify(get_store().get(cases.final_document(case).sha256))
     assert report.valid and report.ltv
     assert all(s.tsa_name and "Ukeoi Timestamping Authority" in s.tsa_name for s in report.signatures)
+
+
+@pytest.fixture
+def other_tsa(tmp_path):
+    """A TSA of another PKI (a second installation's, standing in for an accredited external TSA): RFC 3161
+    over HTTP at /pki/tsa, and its CRL at the address its certificates name, counting the fetches."""
+    state: dict = {"crl_fetches": 0}
+
+    @Request.application
+    def serve(request: Request) -> Response:
+        if request.method == "POST" and request.path == "/pki/tsa":
+            return Response(state["tsa"].respond(request.get_data()), mimetype=REPLY_CONTENT_TYPE)
+        if request.path == "/pki/crl":
+            state["crl_fetches"] += 1
+            return Response(state["pki"].current_crl(), mimetype="application/pkix-crl")
+        return Response(status=404)
+
+    server = make_server("127.0.0.1", 0, serve, threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    other = PortalPKI(tmp_path / "other-pki", b"other-passphrase", url)
+    other.root_key_bits = other.ca_key_bits = 2048
+    other.init()
+    other.write_crl([])
+    state.update(pki=other, tsa=InternalTimeStamper.from_pki(other))
+    roots = tmp_path / "tsa-roots.pem"
+    roots.write_bytes(other.root_cert_pem())
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield SimpleNamespace(url=url, roots=roots, state=state)
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+def test_r_case_3_an_external_tsa_of_another_pki_seals_once_its_roots_are_trusted(app, pair, other_tsa,
+                                                                                    monkeypatch):
+    """With TSA_URLS naming a TSA of another PKI, does the pki check say that TSA_TRUST_ROOTS is missing (the
+    seal could not validate its timestamps), and with it set, does a case complete as B-LTA, with the TSA's
+    revocation data fetched from the address its certificate names, and verify against the portal's trust?"""
+    monkeypatch.setitem(app.config, "TSA_URLS", [f"{other_tsa.url}/pki/tsa"])
+    with pytest.raises(pki_health.PKIUnhealthy, match="TSA_TRUST_ROOTS"):
+        pki_health.check()
+    monkeypatch.setitem(app.config, "TSA_TRUST_ROOTS", str(other_tsa.roots))
+    assert pki_health.check()["tsa"]["source"] == f"{other_tsa.url}/pki/tsa"
+    case_id = completed_case(app, pair)
+    report = evidence.verify(get_store().get(cases.final_document(db.session.get(Case, case_id)).sha256))
+    assert report.valid and report.ltv
+    assert other_tsa.state["crl_fetches"] >= 1
 
 
 def test_r_case_3_tsa_route_refuses_other_content_and_rejects_bad_queries(client, portal_pki):
