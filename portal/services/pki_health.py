@@ -33,8 +33,7 @@ def check(now: datetime | None = None) -> dict:
     state = pki.health(now)
     problems: list[str] = [str(p) for p in state["problems"]]  # type: ignore[attr-defined]
     detail: dict = {"not_after": state["not_after"]}
-    if current_app.config.get("TSA_URLS") and not certificates.external_tsa_roots():
-        problems.append("tsa: TSA_URLS is set without TSA_TRUST_ROOTS: cases timestamped there cannot be sealed")
+    problems += _tsa_trust_problems()
     try:
         detail["tsa"] = _tsa_round_trip(now)
     except Exception as exc:  # report any TSA failure as a problem, with its cause
@@ -42,6 +41,17 @@ def check(now: datetime | None = None) -> dict:
     if problems:
         raise PKIUnhealthy("; ".join(problems))
     return detail
+
+
+def _tsa_trust_problems() -> list[str]:
+    """The seal validates external TSAs' timestamps: it needs their roots (TSA_TRUST_ROOTS), readable."""
+    try:
+        roots = certificates.external_tsa_roots()
+    except (OSError, ValueError) as exc:
+        return [f"tsa: TSA_TRUST_ROOTS cannot be read: {exc}"]
+    if current_app.config.get("TSA_URLS") and not roots:
+        return ["tsa: TSA_URLS is set without TSA_TRUST_ROOTS: cases timestamped there cannot be sealed"]
+    return []
 
 
 def _tsa_round_trip(now: datetime) -> dict:

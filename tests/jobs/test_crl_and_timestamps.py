@@ -219,6 +219,9 @@ def test_r_case_3_an_external_tsa_of_another_pki_seals_once_its_roots_are_truste
     monkeypatch.setitem(app.config, "TSA_URLS", [f"{other_tsa.url}/pki/tsa"])
     with pytest.raises(pki_health.PKIUnhealthy, match="TSA_TRUST_ROOTS"):
         pki_health.check()
+    monkeypatch.setitem(app.config, "TSA_TRUST_ROOTS", str(other_tsa.roots.with_name("missing.pem")))
+    with pytest.raises(pki_health.PKIUnhealthy, match="TSA_TRUST_ROOTS cannot be read"):
+        pki_health.check()
     monkeypatch.setitem(app.config, "TSA_TRUST_ROOTS", str(other_tsa.roots))
     assert pki_health.check()["tsa"]["source"] == f"{other_tsa.url}/pki/tsa"
     case_id = completed_case(app, pair)
