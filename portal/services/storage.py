@@ -10,7 +10,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -65,16 +65,20 @@ class LocalStore:
     def put(self, data: bytes) -> str:
         """Store `data` and return its SHA-256; storing the same bytes again is a no-op."""
         digest = sha256_hex(data)
-        if self._refresh_existing(digest):
-            return digest
-        with self.new_object() as obj:
-            obj.file.write(data)
+        if not self._refresh_existing(digest):
+            with self._writing(digest) as obj:
+                obj.file.write(data)
         return digest
 
-    @contextmanager
-    def new_object(self) -> Iterator[NewObject]:
+    def new_object(self) -> AbstractContextManager[NewObject]:
         """Write an object without holding it in memory: stream into `obj.file`; when the block ends the
         file is synced, hashed and renamed under its SHA-256. An exception in the block stores nothing."""
+        return self._writing(None)
+
+    @contextmanager
+    def _writing(self, digest: str | None) -> Iterator[NewObject]:
+        """The temporary file, its sync and rename; `digest` when the caller has hashed the bytes already
+        (put), else the file is hashed once written."""
         fd, tmp = tempfile.mkstemp(dir=self.root, prefix=TMP_PREFIX)
         obj = NewObject(file=os.fdopen(fd, "w+b"))
         try:
@@ -82,7 +86,7 @@ class LocalStore:
             obj.file.flush()
             os.fsync(obj.file.fileno())
             obj.size = obj.file.seek(0, os.SEEK_END)
-            obj.digest = _sha256_of_file(obj.file)
+            obj.digest = digest or _sha256_of_file(obj.file)
             obj.file.close()
             if not self._refresh_existing(obj.digest):
                 path = self._path(obj.digest)
