@@ -37,6 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import (
@@ -780,7 +781,7 @@ def sweep_orphans(min_age_seconds: int | None = None, chunk: int = 2000) -> int:
 
     for name, path, mtime in _walk_store(str(root)):
         if name.startswith(ASIDE_PREFIX):  # a deletion cut short: back under its name, whatever its age,
-            name = _put_back(path, name.removeprefix(ASIDE_PREFIX))  # then judged like any other object
+            name = store.put_back(Path(path))  # then judged like any other object
         if mtime > cutoff:
             continue
         if name.startswith(TMP_PREFIX):
@@ -797,21 +798,6 @@ def sweep_orphans(min_age_seconds: int | None = None, chunk: int = 2000) -> int:
             removed += flush()
     removed += flush()
     return removed
-
-
-def _put_back(aside: str, digest: str) -> str:
-    """Restore an object a killed deletion left renamed aside; returns its name ("" if not an object)."""
-    if not _HEX64.match(digest):
-        return ""
-    target = os.path.join(os.path.dirname(aside), digest)
-    try:
-        if os.path.exists(target):  # written again meanwhile: the same bytes
-            os.unlink(aside)
-        else:
-            os.replace(aside, target)
-    except FileNotFoundError:  # a deletion in progress finished it meanwhile
-        return ""
-    return digest
 
 
 # --- warnings (R-RET-4) -----------------------------------------------------------------------------

@@ -151,6 +151,21 @@ class LocalStore:
         except FileNotFoundError:
             return False
 
+    def put_back(self, aside: Path) -> str:
+        """Restore an object that a killed delete(untouched_since=…) left renamed aside; returns its digest,
+        or "" if `aside` names no object or another process finished with it meanwhile."""
+        digest = aside.name.removeprefix(ASIDE_PREFIX)
+        if not _HASH.match(digest):
+            return ""
+        try:
+            if self._path(digest).exists():  # written again meanwhile: the same bytes
+                aside.unlink()
+            else:
+                os.replace(aside, self._path(digest))
+        except FileNotFoundError:
+            return ""
+        return digest
+
     def digests(self) -> Iterator[str]:
         for path in self.root.glob("*/*/*"):
             if _HASH.match(path.name):
