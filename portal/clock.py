@@ -26,3 +26,8 @@ def to_jst(instant: datetime) -> datetime:
 
 def jst_date(instant: datetime) -> date:
     return to_jst(instant).date()
+
+
+def japanese_date(day: date) -> str:
+    """A calendar day as the portal's Japanese text writes it: 2027年4月1日."""
+    return f"{day.year}年{day.month}月{day.day}日"

@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
-from portal.clock import to_jst
+from portal.clock import japanese_date, to_jst
 from portal.extensions import db, htmx, login_manager
 from portal.services import accounts
 from portal.services.errors import DomainError
@@ -123,7 +123,7 @@ def format_jst(value: datetime | None, with_time: bool = True) -> str:
 
 
 def format_date(value: date | None) -> str:
-    return "" if value is None else f"{value.year}年{value.month}月{value.day}日"
+    return "" if value is None else japanese_date(value)
 
 
 def format_yen(value: int | None) -> str:

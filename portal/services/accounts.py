@@ -18,7 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from portal.clock import JST, jst_date, now_utc, today_jst
+from portal.clock import JST, japanese_date, jst_date, now_utc, today_jst
 from portal.extensions import db
 from portal.models import Company, LoginSession, PasswordReset, User
 from portal.rules import passwords as password_rules
@@ -448,7 +448,7 @@ def suspend_expired_passwords(today: date | None = None, now: datetime | None = 
             "user_suspended",
             user.email,
             "【Ukeoi】ユーザーIDの利用を停止しました",
-            notify.render("account_suspended.txt", user=user, expired_on=_jdate(state.expires_on)),
+            notify.render("account_suspended.txt", user=user, expired_on=japanese_date(state.expires_on)),
             company_id=user.company_id,
             dedupe_key=f"user_suspended:{user.id}:{state.expires_on.isoformat()}",
         )
@@ -648,7 +648,3 @@ def create_staff(login_id: str, name: str, email: str, password: str, role: str 
     db.session.add(user)
     db.session.flush()
     return user
-
-
-def _jdate(day: date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"

@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import or_, select
 
-from portal.clock import now_utc, today_jst
+from portal.clock import japanese_date, now_utc, today_jst
 from portal.extensions import db
 from portal.models import Company, Contract, ContractTerm, User
 from portal.rules import retention as retention_rules
@@ -51,10 +51,6 @@ def check_grounds(grounds: list[str], action: str) -> None:
         raise ValidationFailed(f"{action}の根拠を1つ以上選択してください。")
     if any(g not in TERMINATION_GROUNDS for g in grounds):
         raise ValidationFailed(f"{action}の根拠に不明な項目があります。")
-
-
-def _jdate(day: date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -185,8 +181,8 @@ def opt_out(
     if today > deadline:
         next_start = term_rules.next_term_start(term.start_date)
         raise ValidationFailed(
-            f"更新しない旨のお届けの期限は、現在の契約期間の満了日（{_jdate(term.end_date)}）の30日前にあたる"
-            f"{_jdate(deadline)}でした。期限を過ぎているため、契約は{_jdate(next_start)}から1年間自動更新されます。"
+            f"更新しない旨のお届けの期限は、現在の契約期間の満了日（{japanese_date(term.end_date)}）の30日前にあたる"
+            f"{japanese_date(deadline)}でした。期限を過ぎているため、契約は{japanese_date(next_start)}から1年間自動更新されます。"
             "それより前に終了をご希望の場合は、中途解約をお届けください。"
         )
     contract.renewal_opted_out_at = now or now_utc()
@@ -213,8 +209,8 @@ def withdraw_opt_out(
     deadline = term_rules.renewal_opt_out_deadline(term.start_date)
     if today > deadline:
         raise ValidationFailed(
-            f"更新停止のお届けを取り下げられるのは{_jdate(deadline)}までです。"
-            f"契約は{_jdate(term.end_date)}をもって終了します。"
+            f"更新停止のお届けを取り下げられるのは{japanese_date(deadline)}までです。"
+            f"契約は{japanese_date(term.end_date)}をもって終了します。"
         )
     contract.renewal_opted_out_at = None
     audit.record("contract.opt_out_withdrawn", _actor(user, actor), company_id=contract.company_id,
@@ -240,7 +236,7 @@ def cancellation_preview(arrived: date, wished: date | None) -> CancellationPrev
     Raises ValidationFailed for a wished date before the day the request arrives.
     """
     if wished is not None and wished < arrived:
-        raise ValidationFailed(f"ご希望日は届出日（{_jdate(arrived)}）以降の日付を入力してください。")
+        raise ValidationFailed(f"ご希望日は届出日（{japanese_date(arrived)}）以降の日付を入力してください。")
     try:
         end_on = term_rules.cancellation_end_date(arrived, wished)
     except ValueError as exc:
@@ -250,19 +246,19 @@ def cancellation_preview(arrived: date, wished: date | None) -> CancellationPrev
     if wished is not None and (wished - arrived).days >= notice_days:
         deemed = wished
         reason = (
-            f"ご希望日（{_jdate(wished)}）は届出日（{_jdate(arrived)}）から{notice_days}日以上先のため、"
-            f"ご希望日の月末（{_jdate(end_on)}）をもって契約が終了します。"
+            f"ご希望日（{japanese_date(wished)}）は届出日（{japanese_date(arrived)}）から{notice_days}日以上先のため、"
+            f"ご希望日の月末（{japanese_date(end_on)}）をもって契約が終了します。"
         )
     else:
         deemed = arrived + timedelta(days=deemed_days)
         why = (
             "ご希望日の記載がないため"
             if wished is None
-            else f"ご希望日（{_jdate(wished)}）が届出日（{_jdate(arrived)}）から{notice_days}日未満のため"
+            else f"ご希望日（{japanese_date(wished)}）が届出日（{japanese_date(arrived)}）から{notice_days}日未満のため"
         )
         reason = (
-            f"{why}、届出日の{deemed_days}日後（{_jdate(deemed)}）をご希望日とみなし、"
-            f"その月末（{_jdate(end_on)}）をもって契約が終了します。"
+            f"{why}、届出日の{deemed_days}日後（{japanese_date(deemed)}）をご希望日とみなし、"
+            f"その月末（{japanese_date(end_on)}）をもって契約が終了します。"
         )
     return CancellationPreview(arrived=arrived, wished=wished, deemed_wished=deemed, end_on=end_on, reason=reason)
 
@@ -421,9 +417,9 @@ def _notify_ended(contract: Contract) -> None:
         company=company,
         contract=contract,
         reason=END_REASONS[contract.end_reason or "expired"],
-        ended_on=_jdate(contract.ended_on) if contract.ended_on else "",
-        readable_until=_jdate(contract.data_delete_on - timedelta(days=1)) if contract.data_delete_on else "",
-        delete_on=_jdate(contract.data_delete_on) if contract.data_delete_on else "",
+        ended_on=japanese_date(contract.ended_on) if contract.ended_on else "",
+        readable_until=japanese_date(contract.data_delete_on - timedelta(days=1)) if contract.data_delete_on else "",
+        delete_on=japanese_date(contract.data_delete_on) if contract.data_delete_on else "",
     )
     for user in company.users:
         if user.role == "contact" and user.active:

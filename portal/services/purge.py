@@ -60,7 +60,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 
-from portal.clock import now_utc, today_jst
+from portal.clock import japanese_date, now_utc, today_jst
 from portal.extensions import db
 from portal.models import (
     Application,
@@ -126,8 +126,7 @@ class Candidate:
 def _j(value: str | None) -> str:
     if not value:
         return "—"
-    day = date.fromisoformat(value)
-    return f"{day.year}年{day.month}月{day.day}日"
+    return japanese_date(date.fromisoformat(value))
 
 
 def explain(rule: str, dates: dict) -> str:

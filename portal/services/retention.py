@@ -34,7 +34,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from werkzeug.routing import BuildError
 
-from portal.clock import jst_date, now_utc, today_jst
+from portal.clock import japanese_date, jst_date, now_utc, today_jst
 from portal.extensions import db
 from portal.models import Case, Company, ContinuedStorage, Party, User
 from portal.rules import retention as rules
@@ -53,10 +53,6 @@ RULES: dict[str, str] = {
     "party_ended_incomplete": "第28条2項・3項 利用契約が終了した当事者の未完了案件",
     "post_termination": "第28条2項・3項 利用契約終了から3か月経過（アカウント情報等）",
 }
-
-
-def _jdate(day: date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
 
 
 # --- dates ---------------------------------------------------------------------------------------
@@ -240,7 +236,8 @@ def request_continued_storage(
     delete_on = retention_delete_on(case)
     if today >= delete_on:
         raise StateConflict(
-            f"この案件の保管期間は{_jdate(delete_on - ONE_DAY)}で満了しているため、継続保管はお申し込みいただけません。"
+            f"この案件の保管期間は{japanese_date(delete_on - ONE_DAY)}で満了しているため、"
+            "継続保管はお申し込みいただけません。"
         )
     pending = db.session.scalar(
         select(ContinuedStorage).where(

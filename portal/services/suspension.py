@@ -14,7 +14,7 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 
-from portal.clock import jst_date, now_utc
+from portal.clock import japanese_date, jst_date, now_utc
 from portal.extensions import db
 from portal.models import AuditEvent, Company, User
 from portal.services import audit, notify
@@ -106,7 +106,7 @@ def _require_staff(user: User) -> None:
 
 def _notify(company: Company, kind: str, subject: str, now: datetime, **context) -> None:
     day = jst_date(now)
-    body = notify.render(f"{kind}.txt", company=company, day=f"{day.year}年{day.month}月{day.day}日", **context)
+    body = notify.render(f"{kind}.txt", company=company, day=japanese_date(day), **context)
     for user in company.users:
         if user.role == "contact" and user.active:
             notify.queue(kind, user.email, subject, body, company_id=company.id, now=now)

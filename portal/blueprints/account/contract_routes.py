@@ -15,7 +15,7 @@ from wtforms.validators import DataRequired, Optional
 from portal.blueprints.account import bp
 from portal.blueprints.auth.actor import request_actor
 from portal.blueprints.guards import company_user_required, contact_required, writable_required
-from portal.clock import today_jst
+from portal.clock import japanese_date, today_jst
 from portal.extensions import db, htmx
 from portal.services import contracts
 from portal.services.errors import DomainError
@@ -154,8 +154,7 @@ def contract_cancel():
         form.wished_on.errors = [exc.message]
         return _render(cancel_form=form, status=exc.status)
     db.session.commit()
-    end = preview.end_on
-    flash(f"中途解約のお届けを受け付けました。契約は{end.year}年{end.month}月{end.day}日に終了します。", "success")
+    flash(f"中途解約のお届けを受け付けました。契約は{japanese_date(preview.end_on)}に終了します。", "success")
     return _after_change()
 
 
