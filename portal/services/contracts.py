@@ -421,16 +421,8 @@ def _notify_ended(contract: Contract) -> None:
         readable_until=japanese_date(contract.data_delete_on - timedelta(days=1)) if contract.data_delete_on else "",
         delete_on=japanese_date(contract.data_delete_on) if contract.data_delete_on else "",
     )
-    for user in company.users:
-        if user.role == "contact" and user.active:
-            notify.queue(
-                "contract_ended",
-                user.email,
-                "ご利用契約の終了と今後のデータ削除について",
-                body,
-                company_id=company.id,
-                dedupe_key=f"contract-ended-{contract.id}-u{user.id}",
-            )
+    notify.queue_to_contacts(company, "contract_ended", "ご利用契約の終了と今後のデータ削除について", body,
+                             dedupe_key=f"contract-ended-{contract.id}")
 
 
 def cancellation_requests(include_ended: bool = False) -> list[Contract]:

@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.clock import now_utc
 from portal.extensions import db, mail
-from portal.models import SentNotice
+from portal.models import Company, SentNotice
 from portal.services import outbox
 
 # kind → "module:function" called with the notice right after it was delivered, in the same
@@ -77,6 +77,18 @@ def queue(
     if created:
         outbox.add("mail", notice.id)
     return notice
+
+
+def queue_to_contacts(
+    company: Company, kind: str, subject: str, body: str, dedupe_key: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """`queue` the notice to each active contact person (申請担当者) of `company`; with `dedupe_key`,
+    each person's notice is deduplicated on it plus their user id."""
+    for user in company.users:
+        if user.role == "contact" and user.active:
+            key = f"{dedupe_key}-u{user.id}" if dedupe_key else None
+            queue(kind, user.email, subject, body, company_id=company.id, dedupe_key=key, now=now)
 
 
 def send(

@@ -107,6 +107,4 @@ def _require_staff(user: User) -> None:
 def _notify(company: Company, kind: str, subject: str, now: datetime, **context) -> None:
     day = jst_date(now)
     body = notify.render(f"{kind}.txt", company=company, day=japanese_date(day), **context)
-    for user in company.users:
-        if user.role == "contact" and user.active:
-            notify.queue(kind, user.email, subject, body, company_id=company.id, now=now)
+    notify.queue_to_contacts(company, kind, subject, body, now=now)
