@@ -204,14 +204,8 @@ def _signature_item(index: int, sig: SignatureReport, ltv: bool) -> Item:
         Line("長期検証（LTV）", "検証情報と文書タイムスタンプにより長期検証できます" if ltv
              else "長期検証用の情報がありません", ltv),
     ]
-    if sig.problem and not sig.bottom_line:
-        lines.append(Line("問題", _problem_text(sig.problem), False))
-    return Item(
-        title=f"署名{index}：{sig.company or sig.signer_subject or sig.field_name}（署名欄 {sig.field_name}）",
-        ok=sig.bottom_line,
-        verdict="有効" if sig.bottom_line else "無効",
-        lines=lines,
-    )
+    title = f"署名{index}：{sig.company or sig.signer_subject or sig.field_name}（署名欄 {sig.field_name}）"
+    return _verdict(title, sig.bottom_line, sig.problem, lines)
 
 
 def _timestamp_item(index: int, ts: TimestampReport) -> Item:
@@ -224,14 +218,14 @@ def _timestamp_item(index: int, ts: TimestampReport) -> Item:
              ts.trusted),
         _modification_line(ts.modification_level),
     ]
-    if ts.problem and not ts.bottom_line:
-        lines.append(Line("問題", _problem_text(ts.problem), False))
-    return Item(
-        title=f"文書タイムスタンプ{index}（{ts.field_name}）",
-        ok=ts.bottom_line,
-        verdict="有効" if ts.bottom_line else "無効",
-        lines=lines,
-    )
+    return _verdict(f"文書タイムスタンプ{index}（{ts.field_name}）", ts.bottom_line, ts.problem, lines)
+
+
+def _verdict(title: str, ok: bool, problem: str | None, lines: list[Line]) -> Item:
+    """A signature's or timestamp's item: its lines, then why it failed when it did."""
+    if problem and not ok:
+        lines.append(Line("問題", _problem_text(problem), False))
+    return Item(title=title, ok=ok, verdict="有効" if ok else "無効", lines=lines)
 
 
 def describe(report: VerificationReport) -> ReportView:
