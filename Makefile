@@ -6,16 +6,16 @@ PY := $(VENV)/bin/python
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1/ukeoi_test
 export TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test lint e2e bench clean
+.PHONY: run test lint e2e bench clean lock
 
 $(VENV)/.runtime: requirements.txt
+	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null)
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -r requirements.txt
+	$(VENV)/bin/pip install --quiet --require-hashes -r requirements.txt
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
-	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	$(VENV)/bin/pip install --quiet --require-hashes -r requirements-dev.txt
 	touch $@
 
 run: $(VENV)/.runtime
@@ -26,9 +26,9 @@ run: $(VENV)/.runtime
 PYTEST := $(PY) -m pytest -q -p no:cacheprovider
 
 test: $(VENV)/.dev lint
+	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" bash scripts/test_setup.sh
 	$(PYTEST) -m "not e2e"
 	$(PYTEST) -m e2e
-	bash scripts/ensure_test_db.sh "$(TEST_DATABASE_URL)"
 	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(PYTEST) -m "not e2e"
 	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(PYTEST) -m e2e
 
@@ -38,6 +38,7 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/mypy portal/rules portal/services
 
 e2e: $(VENV)/.dev
+	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" bash scripts/test_setup.sh
 	$(PYTEST) -m e2e
 
 bench: $(VENV)/.dev
@@ -49,3 +50,12 @@ bench: $(VENV)/.dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Re-lock after changing requirements*.in: every package, transitive ones too, pinned with hashes.
+lock:
+	$(PYTHON) -m venv .lock-venv && .lock-venv/bin/pip install --quiet pip-tools
+	.lock-venv/bin/pip-compile -q --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+	  --no-emit-find-links -o requirements.txt requirements.in
+	.lock-venv/bin/pip-compile -q --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+	  --no-emit-find-links -o requirements-dev.txt requirements-dev.in
+	rm -rf .lock-venv
