@@ -15,8 +15,6 @@ import unicodedata
 from collections.abc import Collection
 from pathlib import Path
 
-from email_validator import EmailNotValidError, validate_email
-
 # Characters people type for a hyphen in numbers: hyphen-minus after NFKC, the Unicode
 # hyphens and dashes, the minus sign, and the katakana long vowel mark that a Japanese
 # IME produces for "-" in kana mode.
@@ -245,30 +243,6 @@ def phone_number(value: str) -> str:
     else:
         raise ValueError(f"電話番号は10桁または11桁です（入力は{len(digits)}桁）")
     return grouped
-
-
-# --- メールアドレス ----------------------------------------------------------------------
-
-
-def email_address(value: str) -> str:
-    """An email address, checked for syntax only (no DNS lookup: check_deliverability=False)
-    with ``email_validator``. Full-width characters are normalized first; the local part must
-    be ASCII (our mail is sent without SMTPUTF8). Special-use domains such as ``.test``,
-    ``.local`` and ``.invalid`` are refused. The result has the domain lower-cased.
-
-    >>> email_address("ｔａｒｏ＠Example.CO.JP")
-    'taro@example.co.jp'
-    """
-    text = _text(value)
-    if not text:
-        raise ValueError("メールアドレスを入力してください")
-    if "@" not in text:
-        raise ValueError("メールアドレスに「@」が含まれていません")
-    try:
-        result = validate_email(text, check_deliverability=False, allow_smtputf8=False)
-    except EmailNotValidError:
-        raise ValueError("メールアドレスの形式が正しくありません（例：taro@example.co.jp）") from None
-    return result.normalized
 
 
 # --- パスワード -----------------------------------------------------------------------

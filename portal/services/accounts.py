@@ -25,6 +25,7 @@ from portal.rules import passwords as password_rules
 from portal.rules import validators
 from portal.services import audit
 from portal.services.audit import SYSTEM, Actor
+from portal.services.email_addresses import email_address
 from portal.services.errors import DomainError, NotFound, StateConflict, ValidationFailed
 
 # argon2id with the library's RFC 9106 low-memory profile (64 MiB, 3 passes): fine on a small server.
@@ -557,7 +558,7 @@ def create_company_user(
     if not clean_name or len(clean_name) > 100:
         errors["name"] = "氏名を100文字以内で入力してください"
     try:
-        clean_email = validators.email_address(email or "")
+        clean_email = email_address(email or "")
     except ValueError as exc:
         errors["email"] = str(exc)
     try:

@@ -20,6 +20,7 @@ from portal.rules import validators
 from portal.services import audit
 from portal.services.accounts import InvalidFields
 from portal.services.audit import Actor
+from portal.services.email_addresses import email_address
 from portal.services.errors import AccessDenied, NotFound, StateConflict, ValidationFailed
 
 KINDS = {"contact": "申請担当者の変更", "registration": "登録事項の変更"}
@@ -81,7 +82,7 @@ _NORMALIZERS: dict[str, dict[str, Callable[[str], str | None]]] = {
     "contact": {
         "name": _required_text(100),
         "department": _optional_text(100),
-        "email": validators.email_address,
+        "email": email_address,
         "phone": validators.phone_number,
     },
     "registration": {

@@ -19,6 +19,7 @@ from portal.extensions import db
 from portal.models import Application, Company, Contract, ContractTerm, SentNotice, User
 from portal.rules import terms, validators
 from portal.services import accounts, audit, certificates, notify
+from portal.services.email_addresses import email_address
 from portal.services.errors import StateConflict, ValidationFailed
 
 # 第6条3項 (1)-(7): the grounds on which an application may be refused, in plain words for the
@@ -196,7 +197,7 @@ def normalize(data: ApplicantData) -> ApplicantData:
             phone=validators.phone_number(data.phone),
             contact_name=_required(data.contact_name, "申請担当者の氏名"),
             contact_department=(data.contact_department or "").strip() or None,
-            contact_email=validators.email_address(data.contact_email),
+            contact_email=email_address(data.contact_email),
             contact_phone=validators.phone_number(data.contact_phone),
             plan=_plan(data.plan),
         )

@@ -11,7 +11,6 @@ from portal.rules.validators import (
     construction_license_number,
     corporate_number,
     corporate_number_check_digit,
-    email_address,
     katakana,
     load_common_passwords,
     optional_construction_license_number,
@@ -19,6 +18,7 @@ from portal.rules.validators import (
     phone_number,
     postal_code,
 )
+from portal.services.email_addresses import email_address
 
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 

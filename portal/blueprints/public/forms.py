@@ -10,6 +10,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Va
 
 from portal.blueprints.fields import RadioChoiceField, Ticked
 from portal.rules import validators
+from portal.services.email_addresses import email_address
 from portal.services.onboarding import PLANS, ApplicantData
 
 
@@ -91,7 +92,7 @@ class ApplicationForm(FlaskForm):
     )
     contact_email = StringField(
         "申請担当者のメールアドレス", filters=STRIP,
-        validators=[_required("メールアドレス"), _max(254), Rule(validators.email_address)],
+        validators=[_required("メールアドレス"), _max(254), Rule(email_address)],
         render_kw={"type": "email", "autocomplete": "email"}, description="受付・審査結果・ログイン情報をお送りします",
     )  # fmt: skip
     contact_phone = StringField(
