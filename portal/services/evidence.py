@@ -321,10 +321,14 @@ def check_upload(pdf: bytes, max_bytes: int) -> CheckResult:
 
 
 def completed_case_for(user: User, case_id: int) -> Case:
-    """A completed case the user's company is party to; NotFound (404) for anything else."""
+    """A completed case the user's company is party to and whose signed file was sent to it (R-STORE-4);
+    NotFound (404) for anything else."""
     case = cases.get_for_user(user, case_id)
-    if case.status != "complete" or cases.final_document(case) is None:
+    final = cases.final_document(case)
+    if case.status != "complete" or final is None:
         raise NotFound("証拠一式は、締結が完了した案件についてのみ取得できます。")
+    if final not in cases.readable_documents(case, user.company_id):
+        raise NotFound("案件が見つかりません。")
     return case
 
 

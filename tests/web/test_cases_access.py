@@ -21,6 +21,7 @@ from tests.web.cases_support import (
     form_data,
     fresh,
     post_action,
+    sent_after_edits_case,
     snapshot,
     work,
 )
@@ -314,3 +315,94 @@ def _upload(client, case_id: int, data: bytes, kind: str = "main", label: str = 
               "file": (io.BytesIO(data), "contract.pdf")},
         content_type="multipart/form-data",
     )
+
+
+# ---------------------------------------------------------------------- which documents a party reads (R-STORE-4)
+
+
+def _doc_urls(case_id: int, doc_id: int) -> list[str]:
+    return [f"/cases/{case_id}/documents/{doc_id}/view", f"/cases/{case_id}/documents/{doc_id}/download"]
+
+
+def _reads(client, case_id: int, doc_id: int) -> list[int]:
+    return [client.get(url).status_code for url in _doc_urls(case_id, doc_id)]
+
+
+def _listed_ids(client, case_id: int) -> set[int]:
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    return {int(found) for found in re.findall(rf"/cases/{case_id}/documents/(\d+)/", page)}
+
+
+@pytest.fixture
+def sent_after_edits(ctx, portal_pki):
+    """甲 drafts with secret.pdf, adds and removes an attachment, generates the contract, sends to 乙."""
+    return sent_after_edits_case()
+
+
+def test_r_store_4_a_party_cannot_read_a_drafts_removed_or_replaced_documents(app, sent_after_edits):
+    """Can the counterparty open the draft's removed attachment or the contract the originator replaced
+    before sending? (404 on view and download; only what was sent is listed and readable)"""
+    ids = sent_after_edits
+    otsu = client_for(app, "otsu")
+    for hidden in ("secret", "removed"):
+        assert _reads(otsu, ids["case"], ids[hidden]) == [404, 404], hidden
+    assert _reads(otsu, ids["case"], ids["contract"]) == [200, 200]
+    assert _reads(otsu, ids["case"], ids["main"]) == [200, 200]
+    assert _listed_ids(otsu, ids["case"]) == {ids["contract"]}
+    kou = client_for(app, "kou")
+    assert _reads(kou, ids["case"], ids["secret"]) == [200, 200]  # the originator keeps its own drafts
+
+
+@pytest.fixture
+def returned_and_redrafted(ctx, portal_pki):
+    """甲 sends revision 1 to 乙; 乙 returns it; 甲 replaces the contract in revision 2 (not sent yet)."""
+    kou = certified_company("甲建設株式会社", "kou", certificate=False)
+    otsu = certified_company("乙工務店株式会社", "otsu", certificate=False)
+    hei = certified_company("丙設備株式会社", "hei", certificate=False)
+    author = kou.users[0]
+    case = draft_via_service(author, [kou, otsu])
+    cases.send(author, case.id, case.version)
+    first = cases.contract_document(case)
+    cases.return_case(otsu.users[0], case.id, case.version, "金額の誤り")
+    redraft = cases.attach_document(author, case.id, case.version, make_pdf(3, title="第2版"), "第2版.pdf",
+                                    kind="main")
+    db.session.commit()
+    return {"case": case.id, "first": first.id, "redraft": redraft.id, "kou": kou, "otsu": otsu, "hei": hei}
+
+
+def test_r_store_4_after_a_return_the_party_sees_the_revision_it_was_sent_not_the_new_draft(
+        app, returned_and_redrafted):
+    """While the originator reworks a returned case, does the party still read revision 1 and not the new
+    draft — and read revision 2 once it is sent?"""
+    ids = returned_and_redrafted
+    otsu = client_for(app, "otsu")
+    assert _reads(otsu, ids["case"], ids["first"]) == [200, 200]
+    assert _reads(otsu, ids["case"], ids["redraft"]) == [404, 404]
+    assert _listed_ids(otsu, ids["case"]) == {ids["first"]}
+    assert post_action(client_for(app, "kou"), ids["case"], "send").status_code == 302
+    fresh()
+    second = cases.contract_document(db.session.get(Case, ids["case"])).id
+    assert _reads(otsu, ids["case"], ids["redraft"]) == [200, 200]
+    assert _listed_ids(otsu, ids["case"]) == {second}
+    assert _reads(otsu, ids["case"], ids["first"]) == [200, 200]  # what was sent stays readable
+
+
+def test_r_store_4_a_party_added_later_cannot_read_the_revision_sent_to_the_party_it_replaced(
+        app, returned_and_redrafted):
+    """After a return, 甲 replaces 乙 by 丙 and re-sends: does 丙 read revision 2 only (404 for revision 1,
+    and nothing at all before revision 2 is sent to it)?"""
+    ids = returned_and_redrafted
+    kou, hei = ids["kou"], ids["hei"]
+    case = db.session.get(Case, ids["case"])
+    cases.update_draft(kou.users[0], case.id, case.version, cases.fields_of(case), [kou.id, hei.id])
+    db.session.commit()
+    client = client_for(app, "hei")
+    assert _reads(client, ids["case"], ids["first"]) == [404, 404]
+    assert _reads(client, ids["case"], ids["redraft"]) == [404, 404]
+    assert client.get(f"/cases/{ids['case']}/signed.pdf").status_code == 404
+    assert post_action(client_for(app, "kou"), ids["case"], "send").status_code == 302
+    assert _reads(client, ids["case"], ids["first"]) == [404, 404]
+    assert _reads(client, ids["case"], ids["redraft"]) == [200, 200]
+    fresh()
+    first_chain = [d.id for d in db.session.get(Case, ids["case"]).documents if d.revision == 1]
+    assert all(_reads(client, ids["case"], doc_id) == [404, 404] for doc_id in first_chain)
