@@ -12,7 +12,7 @@ from portal.extensions import db
 from portal.models import AuditEvent, Case, Company, OutboxItem
 from portal.services import cases
 from tests.conftest import csrf_token_from
-from tests.pdf_tools import make_pdf, make_zero_page_pdf
+from tests.pdf_tools import deeply_nested_pdf, looping_pages_pdf, lying_count_pdf, make_pdf, make_zero_page_pdf
 from tests.web.cases_support import (
     agree,
     certified_company,
@@ -163,12 +163,17 @@ BAD_UPLOADS = {
     "encrypted": (make_pdf(encrypt="secret"), "パスワードで保護"),
     "broken": (b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >>\nthis is not a pdf body\n%%EOF\n", "壊れて"),
     "zero-pages": (make_zero_page_pdf(), "ページのないPDF"),
+    # Hostile structure: each used to give a 500 (RecursionError) or pass the upload and fail at sending.
+    "nested-100000-deep": (deeply_nested_pdf(), "構造が深すぎる"),
+    "count-that-lies": (lying_count_pdf(), "実際のページ数と一致しない"),
+    "page-tree-loop": (looping_pages_pdf(), "ページ構造が循環"),
 }
 
 
 @pytest.mark.parametrize("kind", list(BAD_UPLOADS))
 def test_r_store_1_bad_upload_is_refused_and_nothing_stored(app, ctx, portal_pki, kind):
-    """Is a non-PDF, encrypted, broken or zero-page upload refused with a Japanese message, storing nothing?"""
+    """Is a non-PDF, encrypted, broken, zero-page or hostile (absurdly nested, lying /Count, looping page tree)
+    upload refused with a Japanese message at the file field, storing nothing?"""
     kou = certified_company("甲建設株式会社", "kou")
     otsu = certified_company("乙工務店株式会社", "otsu")
     case = cases.create_draft(kou.users[0], _fields(), [kou.id, otsu.id])
@@ -178,7 +183,8 @@ def test_r_store_1_bad_upload_is_refused_and_nothing_stored(app, ctx, portal_pki
     response = _upload(client_for(app, "kou"), case_id, data)
     before = snapshot(case_id)
     assert response.status_code == 400
-    assert message in response.get_data(as_text=True)
+    field_error = re.search(r'<p class="error" id="err-file">([^<]*)</p>', response.get_data(as_text=True))
+    assert field_error and message in field_error.group(1)
     assert before["documents"] == [] and before["store"] == []
 
 
