@@ -122,12 +122,13 @@ def actor_for(user: User) -> Actor:
 
 
 def visible_to(case: Case, company_id: int | None) -> bool:
-    """R-STORE-4: a company sees a case it is party to; a counterparty only once it was sent."""
+    """R-STORE-4: a company sees a case it is party to; a counterparty only once a revision was sent to it
+    (a party added after a return sees nothing until the case is sent again)."""
     if company_id is None:
         return False
     if case.originator_company_id == company_id:
         return True
-    return case.sent_at is not None and any(p.company_id == company_id for p in case.parties)
+    return bool(sent_revisions(case, company_id)) and any(p.company_id == company_id for p in case.parties)
 
 
 def get_for_user(user: User, case_id: int) -> Case:

@@ -396,7 +396,7 @@ def test_r_store_4_after_a_return_the_party_sees_the_revision_it_was_sent_not_th
 def test_r_store_4_a_party_added_later_cannot_read_the_revision_sent_to_the_party_it_replaced(
         app, returned_and_redrafted):
     """After a return, 甲 replaces 乙 by 丙 and re-sends: does 丙 read revision 2 only (404 for revision 1,
-    and nothing at all before revision 2 is sent to it)?"""
+    and neither the case nor its documents before revision 2 is sent to it)?"""
     ids = returned_and_redrafted
     kou, hei = ids["kou"], ids["hei"]
     case = db.session.get(Case, ids["case"])
@@ -406,9 +406,12 @@ def test_r_store_4_a_party_added_later_cannot_read_the_revision_sent_to_the_part
     assert _reads(client, ids["case"], ids["first"]) == [404, 404]
     assert _reads(client, ids["case"], ids["redraft"]) == [404, 404]
     assert client.get(f"/cases/{ids['case']}/signed.pdf").status_code == 404
+    assert client.get(f"/cases/{ids['case']}").status_code == 404  # not sent to 丙 yet: a draft to it
+    assert "〇〇ビル新築工事" not in client.get("/cases/").get_data(as_text=True)
     assert post_action(client_for(app, "kou"), ids["case"], "send").status_code == 302
     assert _reads(client, ids["case"], ids["first"]) == [404, 404]
     assert _reads(client, ids["case"], ids["redraft"]) == [200, 200]
+    assert "〇〇ビル新築工事" in client.get("/cases/").get_data(as_text=True)
     fresh()
     first_chain = [d.id for d in db.session.get(Case, ids["case"]).documents if d.revision == 1]
     assert all(_reads(client, ids["case"], doc_id) == [404, 404] for doc_id in first_chain)
