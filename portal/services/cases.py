@@ -1004,6 +1004,8 @@ def _notify_turn(case: Case, now: datetime) -> None:
 
 def _notify_all(case: Case, kind: str, subject: str, now: datetime) -> None:
     for party in case.parties:
+        if not visible_to(case, party.company_id):
+            continue  # a party added after a return hears of the case only once it is sent to it
         _queue_for_company(case, party.company_id, kind, subject,
                            f"case:{case.id}:{kind}:r{case.revision}", now, party=party)
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import AuditEvent, Case, Company, OutboxItem
+from portal.models import AuditEvent, Case, Company, OutboxItem, SentNotice
 from portal.services import cases
 from tests.conftest import csrf_token_from
 from tests.pdf_tools import deeply_nested_pdf, looping_pages_pdf, lying_count_pdf, make_pdf, make_zero_page_pdf
@@ -415,3 +415,16 @@ def test_r_store_4_a_party_added_later_cannot_read_the_revision_sent_to_the_part
     fresh()
     first_chain = [d.id for d in db.session.get(Case, ids["case"]).documents if d.revision == 1]
     assert all(_reads(client, ids["case"], doc_id) == [404, 404] for doc_id in first_chain)
+
+
+def test_r_case_5_a_party_added_after_a_return_is_not_mailed_about_a_case_never_sent_to_it(app, returned_and_redrafted):
+    """If 甲 swaps 乙 for 丙 after a return and then withdraws, is 丙 — which was never sent the case — left
+    out of the withdrawal mail (the link would only show it a 404)?"""
+    ids = returned_and_redrafted
+    kou, hei = ids["kou"], ids["hei"]
+    case = db.session.get(Case, ids["case"])
+    cases.update_draft(kou.users[0], case.id, case.version, cases.fields_of(case), [kou.id, hei.id])
+    cases.withdraw(kou.users[0], case.id, case.version)
+    db.session.commit()
+    withdrawn = db.session.scalars(select(SentNotice.company_id).where(SentNotice.kind == "case_withdrawn")).all()
+    assert withdrawn == [kou.id]
