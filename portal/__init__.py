@@ -36,10 +36,10 @@ def create_app(config: type | dict | None = None, *, commands: bool = True) -> F
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(app.config["PROXY_COUNT"]), x_proto=1)  # type: ignore[method-assign]
 
     _init_extensions(app)
-    _register_blueprints(app)
-
     from portal import web
 
+    web.init_url_converters(app)
+    _register_blueprints(app)
     web.init_app(app)
     if commands:
         from portal import cli

@@ -8,6 +8,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter, Map
 
 from portal.clock import japanese_date, to_jst
 from portal.extensions import db, htmx, login_manager
@@ -30,6 +31,26 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; frame-src 'self'; frame-ancestors 'self'; base-uri 'self'; form-action 'self'"
 )
+
+
+# The id columns are INTEGER: 32-bit signed on PostgreSQL. A larger number in a URL names no row, but
+# handed to the database it overflows (SQLite's driver raises OverflowError past 2**63-1, PostgreSQL
+# "integer out of range"), so the URL itself is a 404.
+ID_MAX = 2**31 - 1
+
+
+class IdConverter(IntegerConverter):
+    """`<int:…>` in every route: a positive integer that fits an id column, else the route does not match."""
+
+    def __init__(self, map: Map, *args, **kwargs) -> None:
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", ID_MAX)
+        super().__init__(map, *args, **kwargs)
+
+
+def init_url_converters(app: Flask) -> None:
+    """Before any blueprint is registered: a rule picks its converter when it is added to the map."""
+    app.url_map.converters["int"] = IdConverter
 
 
 def init_app(app: Flask) -> None:

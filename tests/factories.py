@@ -9,7 +9,7 @@ import itertools
 from datetime import date
 
 from portal.extensions import db
-from portal.models import Case, Company, Contract, ContractTerm, Document, Party, User
+from portal.models import Case, Company, Contract, ContractTerm, Delivery, Document, Party, User
 from portal.rules import terms
 from portal.services import accounts
 
@@ -114,6 +114,8 @@ def case(parties: list[Company], status: str = "draft", documents: int = 1, **ov
     for position, company_ in enumerate(parties, start=1):
         db.session.add(Party(case_id=obj.id, company_id=company_.id, position=position, company_name=company_.name,
                              status="signed" if status == "complete" else "pending"))
+        if obj.sent_at is not None:  # as services.cases.send records it
+            db.session.add(Delivery(case_id=obj.id, revision=obj.revision, company_id=company_.id, sent_at=obj.sent_at))
     store = get_store()
     for index in range(documents):
         data = f"%PDF-1.7\n% test document {obj.number}/{index}\n%%EOF\n".encode()

@@ -99,3 +99,43 @@ def _field(block: str) -> str:
 
 def _run(command: list[str]) -> None:
     subprocess.run(command, check=True, capture_output=True, timeout=60)
+
+
+def raw_pdf(objects: dict[int, bytes], root: int = 1) -> bytes:
+    """A PDF written byte by byte from `objects` (number → body) with a correct xref table: the way to
+    build files no PDF library would write (loops, lies, absurd nesting)."""
+    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets = {}
+    for number in sorted(objects):
+        offsets[number] = len(out)
+        out += b"%d 0 obj\n" % number + objects[number] + b"\nendobj\n"
+    size = max(objects) + 1
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % size
+    for number in range(1, size):
+        out += b"%010d 00000 n \n" % offsets[number] if number in offsets else b"0000000000 65535 f \n"
+    out += b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (size, root, xref)
+    return bytes(out)
+
+
+PAGE = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>"
+
+
+def deeply_nested_pdf(depth: int = 100_000) -> bytes:
+    """One page, and a catalog entry that opens `depth` arrays inside each other."""
+    return raw_pdf({1: b"<< /Type /Catalog /Pages 2 0 R /Deep " + b"[" * depth + b"]" * depth + b" >>",
+                    2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>", 3: PAGE})
+
+
+def lying_count_pdf(count: int = 99_999_999) -> bytes:
+    """One real page under a page tree that claims `count` pages."""
+    return raw_pdf({1: b"<< /Type /Catalog /Pages 2 0 R >>",
+                    2: b"<< /Type /Pages /Kids [3 0 R] /Count %d >>" % count, 3: PAGE})
+
+
+def looping_pages_pdf() -> bytes:
+    """A page tree whose inner node lists the root as its own child (and a real page beside it)."""
+    return raw_pdf({1: b"<< /Type /Catalog /Pages 2 0 R >>",
+                    2: b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
+                    3: PAGE,
+                    4: b"<< /Type /Pages /Parent 2 0 R /Kids [3 0 R 2 0 R] /Count 1 >>"})

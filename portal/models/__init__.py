@@ -1,7 +1,7 @@
 """All models, imported here so that Alembic and the app see every table."""
 from portal.models.application import Application
 from portal.models.audit import AuditEvent
-from portal.models.case import Case, Document, Party
+from portal.models.case import Case, Delivery, Document, Party
 from portal.models.company import (
     Certificate,
     ChangeRequest,
@@ -26,6 +26,7 @@ __all__ = [
     "ContinuedStorage",
     "Contract",
     "ContractTerm",
+    "Delivery",
     "Document",
     "LoginSession",
     "OutboxItem",

@@ -71,6 +71,9 @@ class Case(Model):
     documents: Mapped[list[Document]] = relationship(
         back_populates="case", order_by="Document.id", cascade="all, delete-orphan"
     )
+    deliveries: Mapped[list[Delivery]] = relationship(
+        back_populates="case", order_by="Delivery.id", cascade="all, delete-orphan"
+    )
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -136,3 +139,25 @@ class Document(Model):
     timestamp_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     case: Mapped[Case] = relationship(back_populates="documents")
+
+
+class Delivery(Model):
+    """One revision of a case sent to one party's company (R-STORE-4): what that company may read.
+
+    A party reads the documents of the revisions it was sent, as they were sent; a draft's removed or
+    replaced file, and a revision sent only to the parties before a party change, stay the
+    originator's. Kept after a party change or a return: what was sent stays sent.
+    """
+
+    __tablename__ = "case_deliveries"
+    __table_args__ = (
+        UniqueConstraint("case_id", "revision", "company_id", name="uq_case_deliveries_case_id_revision_company_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    revision: Mapped[int]
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+
+    case: Mapped[Case] = relationship(back_populates="deliveries")

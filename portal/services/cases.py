@@ -32,7 +32,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from portal.clock import jst_date, now_utc, today_jst
 from portal.extensions import db
-from portal.models import Case, Company, Document, OutboxItem, Party, User
+from portal.models import Case, Company, Delivery, Document, OutboxItem, Party, User
 from portal.rules import validators
 from portal.services import audit, certificates, contract_pdf, notify, outbox, retention, signing
 from portal.services.audit import Actor
@@ -122,12 +122,13 @@ def actor_for(user: User) -> Actor:
 
 
 def visible_to(case: Case, company_id: int | None) -> bool:
-    """R-STORE-4: a company sees a case it is party to; a counterparty only once it was sent."""
+    """R-STORE-4: a company sees a case it is party to; a counterparty only once a revision was sent to it
+    (a party added after a return sees nothing until the case is sent again)."""
     if company_id is None:
         return False
     if case.originator_company_id == company_id:
         return True
-    return case.sent_at is not None and any(p.company_id == company_id for p in case.parties)
+    return bool(sent_revisions(case, company_id)) and any(p.company_id == company_id for p in case.parties)
 
 
 def get_for_user(user: User, case_id: int) -> Case:
@@ -156,16 +157,18 @@ def current_party(case: Case) -> Party | None:
     return next((p for p in case.parties if p.position == case.current_position), None)
 
 
-def current_documents(case: Case) -> tuple[Document | None, list[Document]]:
-    """(main contract, attachments) of the case's current revision."""
-    docs = [d for d in case.documents if d.revision == case.revision and d.removed_at is None]
+def current_documents(case: Case, revision: int | None = None) -> tuple[Document | None, list[Document]]:
+    """(main contract, attachments) of the case's current revision (or of `revision`)."""
+    revision = case.revision if revision is None else revision
+    docs = [d for d in case.documents if d.revision == revision and d.removed_at is None]
     main = next((d for d in docs if d.role == "main"), None)
     return main, [d for d in docs if d.role == "attachment"]
 
 
-def signing_base(case: Case) -> Document | None:
-    """The newest PDF of the current revision's signature chain (prepared, then signed by 1..n)."""
-    chain = [d for d in case.documents if d.revision == case.revision and d.role in ("prepared", "signed")]
+def signing_base(case: Case, revision: int | None = None) -> Document | None:
+    """The newest PDF of the current revision's (or `revision`'s) signature chain (prepared, then signed by 1..n)."""
+    revision = case.revision if revision is None else revision
+    chain = [d for d in case.documents if d.revision == revision and d.role in ("prepared", "signed")]
     if not chain:
         return None
     return max(chain, key=lambda d: (d.signed_by_position or 0, d.id))
@@ -176,9 +179,58 @@ def final_document(case: Case) -> Document | None:
     return next((d for d in reversed(case.documents) if d.role == "sealed"), None)
 
 
-def contract_document(case: Case) -> Document | None:
-    """The contract PDF to show: the sealed file, else the newest signed/prepared one, else the draft's main."""
-    return final_document(case) or signing_base(case) or current_documents(case)[0]
+def contract_document(case: Case, revision: int | None = None) -> Document | None:
+    """The contract PDF to show: the sealed file, else the newest signed/prepared one, else the draft's main
+    (of the current revision, or of `revision`)."""
+    revision = case.revision if revision is None else revision
+    final = final_document(case)
+    if final is not None and final.revision == revision:
+        return final
+    return signing_base(case, revision) or current_documents(case, revision)[0]
+
+
+def sent_revisions(case: Case, company_id: int | None) -> set[int]:
+    """The revisions of the case that were sent to the company (R-STORE-4)."""
+    return {d.revision for d in case.deliveries if d.company_id == company_id}
+
+
+def revision_shown_to(case: Case, company_id: int | None) -> int | None:
+    """The revision a company's case page shows: the originator its current one (draft included), another
+    party the newest revision sent to it — not the originator's edits after a return — or None."""
+    if case.originator_company_id == company_id:
+        return case.revision
+    return max(sent_revisions(case, company_id), default=None)
+
+
+@dataclass(frozen=True)
+class ShownDocuments:
+    """The files a company's case page lists (R-STORE-4): all None/empty before any was sent to it."""
+
+    contract: Document | None = None  # what the page shows and the signed-PDF link downloads
+    main: Document | None = None
+    attachments: list[Document] = field(default_factory=list)
+    final: Document | None = None  # the B-LTA file, when that is the contract shown
+
+
+def documents_shown_to(case: Case, company_id: int | None) -> ShownDocuments:
+    """The documents of `revision_shown_to` (every one of them is in `readable_documents`)."""
+    revision = revision_shown_to(case, company_id)
+    if revision is None:
+        return ShownDocuments()
+    main, attachments = current_documents(case, revision)
+    contract = contract_document(case, revision)
+    final = contract if contract is not None and contract.role == "sealed" else None
+    return ShownDocuments(contract=contract, main=main, attachments=attachments, final=final)
+
+
+def readable_documents(case: Case, company_id: int | None) -> list[Document]:
+    """R-STORE-4: the documents a company's users may open. The originator: every file of its case. Another
+    party: the files of the revisions sent to it, as they were sent (its signed and sealed files included);
+    never a draft's removed or replaced file, nor a revision it was not sent."""
+    if case.originator_company_id == company_id:
+        return list(case.documents)
+    sent = sent_revisions(case, company_id)
+    return [d for d in case.documents if d.revision in sent and d.removed_at is None]
 
 
 def _last_outbox(kind: str, ref_id: int) -> OutboxItem | None:
@@ -631,6 +683,9 @@ def send(user: User, case_id: int, version: int, *, actor: Actor | None = None, 
     prepared_pdf = signing.prepare_signature_fields(get_store().get(main.sha256), names)
     prepared = _store_document(case, prepared_pdf, role="prepared", label=MAIN_LABEL, filename=main.filename,
                                page_count=main.page_count, now=now)
+    # What each party may read from now on: this revision, as it is now (R-STORE-4).
+    for party in case.parties:
+        case.deliveries.append(Delivery(revision=case.revision, company_id=party.company_id, sent_at=now))
     case.status = "waiting"
     case.current_position = 1
     case.sent_at = now
@@ -893,10 +948,11 @@ def open_document(
     actor: Actor | None = None,
     now: datetime | None = None,
 ) -> tuple[Document, bytes]:
-    """The bytes of one of the case's PDFs for a party's user; records "viewed" or "downloaded"."""
+    """The bytes of one of the case's PDFs that the user's company may read (`readable_documents`; any other
+    id is NotFound); records "viewed" or "downloaded"."""
     case = get_for_user(user, case_id)
     return _open(case, document_id, "downloaded" if disposition == "attachment" else "viewed",
-                 actor or actor_for(user), now)
+                 actor or actor_for(user), now, readable_documents(case, user.company_id))
 
 
 def staff_open_document(staff: User, case_id: int, document_id: int, *, actor: Actor | None = None,
@@ -905,24 +961,18 @@ def staff_open_document(staff: User, case_id: int, document_id: int, *, actor: A
     if not staff.is_staff:
         raise AccessDenied()
     case = staff_get(case_id)
-    return _open(case, document_id, "staff_viewed", actor or Actor(user_id=staff.id), now)
+    return _open(case, document_id, "staff_viewed", actor or Actor(user_id=staff.id), now, case.documents)
 
 
-def _open(case: Case, document_id: int, action: str, actor: Actor, now: datetime | None) -> tuple[Document, bytes]:
-    doc = next((d for d in case.documents if d.id == document_id), None)
+def _open(case: Case, document_id: int, action: str, actor: Actor, now: datetime | None,
+          readable: Sequence[Document]) -> tuple[Document, bytes]:
+    doc = next((d for d in readable if d.id == document_id), None)
     if doc is None:
         raise NotFound("書類が見つかりません。")
     data = get_store().get(doc.sha256)
     audit.record(action, actor, case_id=case.id, case_number=case.number,
                  detail={"document_id": doc.id, "sha256": doc.sha256}, now=now)
     return doc, data
-
-
-def visible_documents(case: Case) -> list[Document]:
-    """What the detail page lists: the contract as it stands and the current attachments."""
-    _main, attachments = current_documents(case)
-    contract = contract_document(case)
-    return [d for d in [contract, *attachments] if d is not None]
 
 
 # ---------------------------------------------------------------------- notifications (R-CASE-5)
@@ -954,6 +1004,8 @@ def _notify_turn(case: Case, now: datetime) -> None:
 
 def _notify_all(case: Case, kind: str, subject: str, now: datetime) -> None:
     for party in case.parties:
+        if not visible_to(case, party.company_id):
+            continue  # a party added after a return hears of the case only once it is sent to it
         _queue_for_company(case, party.company_id, kind, subject,
                            f"case:{case.id}:{kind}:r{case.revision}", now, party=party)
 

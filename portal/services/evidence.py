@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import re
 import unicodedata
 import zipfile
@@ -44,6 +45,8 @@ from portal.services.errors import NotFound
 from portal.services.pki_publish import fingerprint
 from portal.services.storage import get_store, sha256_hex
 from portal.services.verification import SignatureReport, TimestampReport, VerificationReport
+
+logger = logging.getLogger(__name__)
 
 REPORT_FONT_PATH = "/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf"
 REPORT_FONT = "IPAexGothic"
@@ -311,7 +314,13 @@ def check_upload(pdf: bytes, max_bytes: int) -> CheckResult:
     """
     if len(pdf) > max_bytes:
         raise signing.InvalidPdf(f"ファイルが大きすぎます（上限 {max_bytes // (1024 * 1024)}MB）。")
-    report = verify(pdf)
+    try:
+        report = verify(pdf)
+    except signing.InvalidPdf as exc:
+        cause = exc.__cause__
+        logger.info("verification page: refused %d bytes: %s", len(pdf),
+                    f"{type(cause).__name__}: {cause}"[:200] if cause is not None else exc.message)
+        raise
     digest = sha256_hex(pdf)
     return CheckResult(sha256=digest, size=len(pdf), report=report, view=describe(report),
                        original=find_original(digest))
@@ -321,10 +330,14 @@ def check_upload(pdf: bytes, max_bytes: int) -> CheckResult:
 
 
 def completed_case_for(user: User, case_id: int) -> Case:
-    """A completed case the user's company is party to; NotFound (404) for anything else."""
+    """A completed case the user's company is party to and whose signed file was sent to it (R-STORE-4);
+    NotFound (404) for anything else."""
     case = cases.get_for_user(user, case_id)
-    if case.status != "complete" or cases.final_document(case) is None:
+    final = cases.final_document(case)
+    if case.status != "complete" or final is None:
         raise NotFound("証拠一式は、締結が完了した案件についてのみ取得できます。")
+    if final not in cases.readable_documents(case, user.company_id):
+        raise NotFound("案件が見つかりません。")
     return case
 
 

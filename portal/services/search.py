@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from portal.extensions import db
-from portal.models import Case, Company, Party
+from portal.models import Case, Company, Delivery, Party
 from portal.models.case import CASE_STATUSES
 
 SORTS = {
@@ -82,9 +82,11 @@ class ResultPage:
 
 
 def visible_cases_clause(company_id: int) -> ColumnElement[bool]:
-    """Cases the company is party to; a counterparty's only once they were sent (drafts stay private)."""
+    """Cases the company is party to; a counterparty's only once a revision was sent to it (drafts stay
+    private, also from a party added after a return until the case is sent again)."""
     is_party = exists().where(Party.case_id == Case.id, Party.company_id == company_id)
-    return and_(is_party, or_(Case.originator_company_id == company_id, Case.sent_at.is_not(None)))
+    was_sent = exists().where(Delivery.case_id == Case.id, Delivery.company_id == company_id)
+    return and_(is_party, or_(Case.originator_company_id == company_id, was_sent))
 
 
 def _text(value: str) -> str:

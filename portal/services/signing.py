@@ -104,8 +104,21 @@ def page_count(pdf: bytes) -> int:
     return int(_reader(pdf).root["/Pages"]["/Count"])
 
 
+# Limits on an upload's structure: far above any real contract (a 300-page, 10 MB scan has about 900
+# objects and a page tree 1 level deep), far below what makes reading, signing or verifying fall over.
+MAX_PAGES = 5_000
+MAX_OBJECTS = 500_000
+MAX_PAGE_TREE_DEPTH = 32
+# What reading a hostile file can raise. RecursionError: pyHanko's parser recurses once per nested
+# array or dictionary, so 100,000 `[` exhaust the stack; the stack unwinds cleanly and the file is
+# refused (no real PDF nests more than a few dozen levels).
+PARSE_ERRORS = (PdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError)
+_BROKEN = "PDFファイルが壊れているため読み込めません。"
+
+
 def inspect_upload(pdf: bytes, max_bytes: int) -> PdfInfo:
-    """Check that `pdf` is a PDF we can sign: parseable, unencrypted, unsigned, 1+ pages, not too large."""
+    """Check that `pdf` is a PDF we can sign: parseable, unencrypted, unsigned, 1+ pages, not too large, and
+    of a sane structure (every object readable, the page tree a tree whose /Count is true; `check_structure`)."""
     if len(pdf) > max_bytes:
         raise InvalidPdf(f"ファイルが大きすぎます（上限 {_size_label(max_bytes)}）。")
     if not pdf.lstrip()[:5].startswith(b"%PDF-"):
@@ -114,17 +127,73 @@ def inspect_upload(pdf: bytes, max_bytes: int) -> PdfInfo:
         reader = _reader(pdf)
         if reader.encrypted:
             raise InvalidPdf("パスワードで保護されたPDFは登録できません。保護を解除してから登録してください。")
-        count = int(reader.root["/Pages"]["/Count"])
+        count = check_structure(reader)
         signed = bool(reader.embedded_signatures)
     except InvalidPdf:
         raise
-    except (PdfError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
-        raise InvalidPdf("PDFファイルが壊れているため読み込めません。") from exc
+    except RecursionError as exc:
+        raise InvalidPdf("PDFファイルの構造が深すぎるため読み込めません。") from exc
+    except PARSE_ERRORS as exc:
+        raise InvalidPdf(_BROKEN) from exc
     if count < 1:
         raise InvalidPdf("ページのないPDFは登録できません。")
     if signed:
         raise InvalidPdf("電子署名済みのPDFは登録できません。署名前のPDFを登録してください。")
     return PdfInfo(page_count=count)
+
+
+def check_structure(reader: PdfFileReader) -> int:
+    """Read every object of the file once (at most MAX_OBJECTS) and count the pages by walking the page tree.
+
+    Returns the page count. Raises InvalidPdf for too many objects or pages, a page tree that loops, shares
+    a node or nests too deep, or a /Count that differs from the pages found: signing trusts /Count, so a
+    lie there would only fail later, at sending.
+    """
+    refs = set()
+    for revision in range(reader.xrefs.total_revisions):
+        refs |= reader.xrefs.explicit_refs_in_revision(revision)
+        if len(refs) > MAX_OBJECTS:
+            raise InvalidPdf(f"PDFファイルのオブジェクト数が多すぎます（上限 {MAX_OBJECTS:,}）。")
+    for ref in refs:
+        ref.get_object()  # a parse error or absurd nesting surfaces here, not halfway through signing
+    pages = _walk_page_tree(reader.root.raw_get("/Pages"))
+    declared = reader.root["/Pages"].get("/Count")
+    if not isinstance(declared, int) or declared != pages:
+        raise InvalidPdf("PDFファイルのページ数の情報（/Count）が実際のページ数と一致しないため登録できません。")
+    return pages
+
+
+def _walk_page_tree(root: generic.PdfObject) -> int:
+    """Pages under `root`, found by walking /Kids with a visited set (iteratively: depth is bounded here)."""
+    seen: set[tuple[int, int]] = set()
+    stack: list[tuple[generic.PdfObject, int]] = [(root, 0)]
+    pages = 0
+    while stack:
+        ref, depth = stack.pop()
+        if not isinstance(ref, generic.IndirectObject):
+            raise InvalidPdf(_BROKEN)  # page tree nodes are indirect objects (ISO 32000 7.7.3)
+        key = (ref.idnum, ref.generation)
+        if key in seen:
+            raise InvalidPdf("PDFファイルのページ構造が循環しているため登録できません。")
+        seen.add(key)
+        node = ref.get_object()
+        if not isinstance(node, generic.DictionaryObject):
+            raise InvalidPdf(_BROKEN)
+        kind = node.get("/Type")
+        if kind == "/Page":
+            pages += 1
+            if pages > MAX_PAGES:
+                raise InvalidPdf(f"ページ数が多すぎます（上限 {MAX_PAGES:,}ページ）。")
+        elif kind == "/Pages" and depth < MAX_PAGE_TREE_DEPTH:
+            kids = node.get("/Kids")
+            if not isinstance(kids, generic.ArrayObject):
+                raise InvalidPdf(_BROKEN)
+            stack.extend((kid, depth + 1) for kid in kids.iterate())
+        elif kind == "/Pages":
+            raise InvalidPdf("PDFファイルのページ構造が深すぎるため登録できません。")
+        else:
+            raise InvalidPdf(_BROKEN)
+    return pages
 
 
 def _size_label(size: int) -> str:

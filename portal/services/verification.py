@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,10 +34,42 @@ from pyhanko.sign.validation.status import PdfSignatureStatus, TimestampSignatur
 from pyhanko_certvalidator import ValidationContext
 
 from portal.services.pki import make_validation_context
-from portal.services.signing import InvalidPdf, signature_timestamp_time
+from portal.services.signing import PARSE_ERRORS, InvalidPdf, signature_timestamp_time
 
 # What a malformed or unsupported signature can raise while being read or validated.
 _VALIDATION_ERRORS = (SignatureValidationError, PdfError, ValueError, KeyError, TypeError)
+# Everything reading or validating a hostile file can raise (RecursionError: absurd nesting).
+_UNREADABLE = (*PARSE_ERRORS, *_VALIDATION_ERRORS)
+
+# pyHanko logs each problem it finds in a signature with the whole traceback (a change after signing:
+# WARNING; a malformed certificate: ERROR). A tampered upload is what the verification page is for, not
+# an incident: each such record becomes one INFO line naming the exception.
+_PYHANKO_LOGGERS = (
+    "pyhanko.sign.validation.generic_cms",
+    "pyhanko.sign.validation.pdf_embedded",
+    "pyhanko.sign.validation.status",
+    "pyhanko.sign.diff_analysis.policies",
+    "pyhanko.pdf_utils.reader",
+    "pyhanko.pdf_utils.xref",
+    "pyhanko_certvalidator.revinfo.validate_crl",
+)
+
+
+class _OneLineInfo(logging.Filter):
+    """Turns a record that carries a traceback into one INFO line: message, exception type and text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            record.msg = f"{record.getMessage()} ({type(exc).__name__}: {exc})".replace("\n", " ")
+            record.args = None
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+for _logger_name in _PYHANKO_LOGGERS:
+    logging.getLogger(_logger_name).addFilter(_OneLineInfo())
 
 
 @dataclass(frozen=True)
@@ -119,9 +152,13 @@ def verify_pdf(
     crls: Iterable[bytes | None] = (),
     other_certs: Iterable[x509.Certificate] = (),
 ) -> VerificationReport:
-    """Validate every signature and document timestamp of `pdf`. Raises `InvalidPdf` for non-PDF input."""
+    """Validate every signature and document timestamp of `pdf`. Raises `InvalidPdf` for non-PDF input and for
+    a file too broken (or too deeply nested) to validate."""
     reader = _open(pdf)
-    return asyncio.run(_verify(reader, list(trust_roots), [crl for crl in crls if crl], list(other_certs)))
+    try:
+        return asyncio.run(_verify(reader, list(trust_roots), [crl for crl in crls if crl], list(other_certs)))
+    except _UNREADABLE as exc:
+        raise InvalidPdf("PDFファイルが壊れているため検証できません。") from exc
 
 
 def _open(pdf: bytes) -> PdfFileReader:
@@ -134,11 +171,11 @@ def _open(pdf: bytes) -> PdfFileReader:
         reader.root["/Pages"]  # noqa: B018 - fail here on a broken file, not halfway through
     except InvalidPdf:
         raise
-    except (PdfError, *_VALIDATION_ERRORS, AttributeError, IndexError) as exc:
+    except _UNREADABLE as exc:
         raise InvalidPdf("PDFファイルが壊れているため読み込めません。") from exc
     try:
         reader.embedded_signatures  # noqa: B018 - pyHanko parses every signature's CMS here
-    except (PdfError, *_VALIDATION_ERRORS, AttributeError, IndexError) as exc:
+    except _UNREADABLE as exc:
         raise InvalidPdf("署名データが壊れているため検証できません。") from exc
     return reader
 

@@ -153,3 +153,25 @@ def snapshot(case_id: int) -> dict:
 def audit_actions(case_id: int) -> list[str]:
     query = select(AuditEvent.action).where(AuditEvent.case_id == case_id).order_by(AuditEvent.id)
     return list(db.session.scalars(query))
+
+
+def sent_after_edits_case() -> dict:
+    """甲 (login kou) drafts with secret.pdf as the contract, adds and removes an attachment, replaces the
+    contract by generating it, then sends to 乙 (login otsu). Commits; returns the ids: case, secret
+    (the replaced contract), removed (the attachment), main (the generated contract), contract (sent)."""
+    kou = certified_company("甲建設株式会社", "kou", certificate=False)
+    otsu = certified_company("乙工務店株式会社", "otsu", certificate=False)
+    author = kou.users[0]
+    case = draft_via_service(author, [kou, otsu], pdf=make_pdf(1, title="秘密の下書き"))
+    secret = cases.current_documents(case)[0]
+    assert secret is not None
+    attachment = cases.attach_document(author, case.id, case.version, make_pdf(1), "見積書.pdf", kind="attachment",
+                                       label="見積書")
+    cases.remove_document(author, case.id, case.version, attachment.id)
+    generated = cases.generate_contract_document(author, case.id, case.version)
+    cases.send(author, case.id, case.version)
+    db.session.commit()
+    contract = cases.contract_document(case)
+    assert contract is not None
+    return {"case": case.id, "secret": secret.id, "removed": attachment.id, "main": generated.id,
+            "contract": contract.id}

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import AuditEvent, Case, Company, OutboxItem
+from portal.models import AuditEvent, Case, Company, OutboxItem, SentNotice
 from portal.services import cases
 from tests.conftest import csrf_token_from
-from tests.pdf_tools import make_pdf, make_zero_page_pdf
+from tests.pdf_tools import deeply_nested_pdf, looping_pages_pdf, lying_count_pdf, make_pdf, make_zero_page_pdf
 from tests.web.cases_support import (
     agree,
     certified_company,
@@ -21,6 +21,7 @@ from tests.web.cases_support import (
     form_data,
     fresh,
     post_action,
+    sent_after_edits_case,
     snapshot,
     work,
 )
@@ -162,12 +163,17 @@ BAD_UPLOADS = {
     "encrypted": (make_pdf(encrypt="secret"), "パスワードで保護"),
     "broken": (b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >>\nthis is not a pdf body\n%%EOF\n", "壊れて"),
     "zero-pages": (make_zero_page_pdf(), "ページのないPDF"),
+    # Hostile structure: each used to give a 500 (RecursionError) or pass the upload and fail at sending.
+    "nested-100000-deep": (deeply_nested_pdf(), "構造が深すぎる"),
+    "count-that-lies": (lying_count_pdf(), "実際のページ数と一致しない"),
+    "page-tree-loop": (looping_pages_pdf(), "ページ構造が循環"),
 }
 
 
 @pytest.mark.parametrize("kind", list(BAD_UPLOADS))
 def test_r_store_1_bad_upload_is_refused_and_nothing_stored(app, ctx, portal_pki, kind):
-    """Is a non-PDF, encrypted, broken or zero-page upload refused with a Japanese message, storing nothing?"""
+    """Is a non-PDF, encrypted, broken, zero-page or hostile (absurdly nested, lying /Count, looping page tree)
+    upload refused with a Japanese message at the file field, storing nothing?"""
     kou = certified_company("甲建設株式会社", "kou")
     otsu = certified_company("乙工務店株式会社", "otsu")
     case = cases.create_draft(kou.users[0], _fields(), [kou.id, otsu.id])
@@ -177,7 +183,8 @@ def test_r_store_1_bad_upload_is_refused_and_nothing_stored(app, ctx, portal_pki
     response = _upload(client_for(app, "kou"), case_id, data)
     before = snapshot(case_id)
     assert response.status_code == 400
-    assert message in response.get_data(as_text=True)
+    field_error = re.search(r'<p class="error" id="err-file">([^<]*)</p>', response.get_data(as_text=True))
+    assert field_error and message in field_error.group(1)
     assert before["documents"] == [] and before["store"] == []
 
 
@@ -314,3 +321,110 @@ def _upload(client, case_id: int, data: bytes, kind: str = "main", label: str = 
               "file": (io.BytesIO(data), "contract.pdf")},
         content_type="multipart/form-data",
     )
+
+
+# ---------------------------------------------------------------------- which documents a party reads (R-STORE-4)
+
+
+def _doc_urls(case_id: int, doc_id: int) -> list[str]:
+    return [f"/cases/{case_id}/documents/{doc_id}/view", f"/cases/{case_id}/documents/{doc_id}/download"]
+
+
+def _reads(client, case_id: int, doc_id: int) -> list[int]:
+    return [client.get(url).status_code for url in _doc_urls(case_id, doc_id)]
+
+
+def _listed_ids(client, case_id: int) -> set[int]:
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    return {int(found) for found in re.findall(rf"/cases/{case_id}/documents/(\d+)/", page)}
+
+
+@pytest.fixture
+def sent_after_edits(ctx, portal_pki):
+    """甲 drafts with secret.pdf, adds and removes an attachment, generates the contract, sends to 乙."""
+    return sent_after_edits_case()
+
+
+def test_r_store_4_a_party_cannot_read_a_drafts_removed_or_replaced_documents(app, sent_after_edits):
+    """Can the counterparty open the draft's removed attachment or the contract the originator replaced
+    before sending? (404 on view and download; only what was sent is listed and readable)"""
+    ids = sent_after_edits
+    otsu = client_for(app, "otsu")
+    for hidden in ("secret", "removed"):
+        assert _reads(otsu, ids["case"], ids[hidden]) == [404, 404], hidden
+    assert _reads(otsu, ids["case"], ids["contract"]) == [200, 200]
+    assert _reads(otsu, ids["case"], ids["main"]) == [200, 200]
+    assert _listed_ids(otsu, ids["case"]) == {ids["contract"]}
+    kou = client_for(app, "kou")
+    assert _reads(kou, ids["case"], ids["secret"]) == [200, 200]  # the originator keeps its own drafts
+
+
+@pytest.fixture
+def returned_and_redrafted(ctx, portal_pki):
+    """甲 sends revision 1 to 乙; 乙 returns it; 甲 replaces the contract in revision 2 (not sent yet)."""
+    kou = certified_company("甲建設株式会社", "kou", certificate=False)
+    otsu = certified_company("乙工務店株式会社", "otsu", certificate=False)
+    hei = certified_company("丙設備株式会社", "hei", certificate=False)
+    author = kou.users[0]
+    case = draft_via_service(author, [kou, otsu])
+    cases.send(author, case.id, case.version)
+    first = cases.contract_document(case)
+    cases.return_case(otsu.users[0], case.id, case.version, "金額の誤り")
+    redraft = cases.attach_document(author, case.id, case.version, make_pdf(3, title="第2版"), "第2版.pdf",
+                                    kind="main")
+    db.session.commit()
+    return {"case": case.id, "first": first.id, "redraft": redraft.id, "kou": kou, "otsu": otsu, "hei": hei}
+
+
+def test_r_store_4_after_a_return_the_party_sees_the_revision_it_was_sent_not_the_new_draft(
+        app, returned_and_redrafted):
+    """While the originator reworks a returned case, does the party still read revision 1 and not the new
+    draft — and read revision 2 once it is sent?"""
+    ids = returned_and_redrafted
+    otsu = client_for(app, "otsu")
+    assert _reads(otsu, ids["case"], ids["first"]) == [200, 200]
+    assert _reads(otsu, ids["case"], ids["redraft"]) == [404, 404]
+    assert _listed_ids(otsu, ids["case"]) == {ids["first"]}
+    assert post_action(client_for(app, "kou"), ids["case"], "send").status_code == 302
+    fresh()
+    second = cases.contract_document(db.session.get(Case, ids["case"])).id
+    assert _reads(otsu, ids["case"], ids["redraft"]) == [200, 200]
+    assert _listed_ids(otsu, ids["case"]) == {second}
+    assert _reads(otsu, ids["case"], ids["first"]) == [200, 200]  # what was sent stays readable
+
+
+def test_r_store_4_a_party_added_later_cannot_read_the_revision_sent_to_the_party_it_replaced(
+        app, returned_and_redrafted):
+    """After a return, 甲 replaces 乙 by 丙 and re-sends: does 丙 read revision 2 only (404 for revision 1,
+    and neither the case nor its documents before revision 2 is sent to it)?"""
+    ids = returned_and_redrafted
+    kou, hei = ids["kou"], ids["hei"]
+    case = db.session.get(Case, ids["case"])
+    cases.update_draft(kou.users[0], case.id, case.version, cases.fields_of(case), [kou.id, hei.id])
+    db.session.commit()
+    client = client_for(app, "hei")
+    assert _reads(client, ids["case"], ids["first"]) == [404, 404]
+    assert _reads(client, ids["case"], ids["redraft"]) == [404, 404]
+    assert client.get(f"/cases/{ids['case']}/signed.pdf").status_code == 404
+    assert client.get(f"/cases/{ids['case']}").status_code == 404  # not sent to 丙 yet: a draft to it
+    assert "〇〇ビル新築工事" not in client.get("/cases/").get_data(as_text=True)
+    assert post_action(client_for(app, "kou"), ids["case"], "send").status_code == 302
+    assert _reads(client, ids["case"], ids["first"]) == [404, 404]
+    assert _reads(client, ids["case"], ids["redraft"]) == [200, 200]
+    assert "〇〇ビル新築工事" in client.get("/cases/").get_data(as_text=True)
+    fresh()
+    first_chain = [d.id for d in db.session.get(Case, ids["case"]).documents if d.revision == 1]
+    assert all(_reads(client, ids["case"], doc_id) == [404, 404] for doc_id in first_chain)
+
+
+def test_r_case_5_a_party_added_after_a_return_is_not_mailed_about_a_case_never_sent_to_it(app, returned_and_redrafted):
+    """If 甲 swaps 乙 for 丙 after a return and then withdraws, is 丙 — which was never sent the case — left
+    out of the withdrawal mail (the link would only show it a 404)?"""
+    ids = returned_and_redrafted
+    kou, hei = ids["kou"], ids["hei"]
+    case = db.session.get(Case, ids["case"])
+    cases.update_draft(kou.users[0], case.id, case.version, cases.fields_of(case), [kou.id, hei.id])
+    cases.withdraw(kou.users[0], case.id, case.version)
+    db.session.commit()
+    withdrawn = db.session.scalars(select(SentNotice.company_id).where(SentNotice.kind == "case_withdrawn")).all()
+    assert withdrawn == [kou.id]

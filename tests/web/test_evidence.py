@@ -177,6 +177,23 @@ def test_r_case_4_a_company_that_is_not_a_party_gets_404(app, pair_done):
     assert db.session.scalar(select(db.func.count()).select_from(AuditEvent)) == before
 
 
+def test_r_store_4_evidence_is_only_for_a_party_the_signed_revision_was_sent_to(app, pair_done):
+    """If 乙's record of what it was sent names only an earlier revision, does it get 404 on the report page,
+    the zip, the report PDF and the signed PDF, while 甲 still gets them? (The evidence follows the sends.)"""
+    fresh()
+    case = db.session.get(Case, pair_done)
+    otsu_id = case.parties[1].company_id
+    for delivery in case.deliveries:
+        if delivery.company_id == otsu_id:
+            delivery.revision = 0  # as if only an earlier revision had been sent to 乙
+    db.session.commit()
+    otsu, kou = client_for(app, "otsu"), client_for(app, "kou")
+    assert otsu.get(f"/cases/{pair_done}").status_code == 200  # the case itself is still 乙's
+    for path in ("evidence", "evidence.zip", "evidence/report.pdf", "signed.pdf"):
+        assert otsu.get(f"/cases/{pair_done}/{path}").status_code == 404, path
+        assert kou.get(f"/cases/{pair_done}/{path}").status_code == 200, path
+
+
 def test_r_case_4_a_case_not_yet_complete_has_no_evidence(app, trio):
     """Before every party has signed, does even a party get 404 for the evidence package?"""
     case_id = sent_case(app, trio[:2])

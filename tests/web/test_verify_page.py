@@ -3,6 +3,7 @@ issued (case number and dates only) and validates every signature with the evide
 from __future__ import annotations
 
 import io
+import logging
 import re
 from datetime import UTC, datetime
 
@@ -166,3 +167,63 @@ def test_r_case_4_verify_is_rate_limited_per_ip(app, client, monkeypatch):
     other = client.post("/verify", data={"csrf_token": csrf_token_from(page), "file": (io.BytesIO(b"x"), "a.pdf")},
                         content_type="multipart/form-data", environ_base={"REMOTE_ADDR": "192.0.2.7"})
     assert other.status_code == 400
+
+
+def _variants_of(pdf: bytes) -> dict[str, bytes]:
+    """Damaged copies of a signed file: cut short, bytes flipped across it, an array nested 100,000 deep
+    spliced in, the signature's CMS garbled, and an incremental update that changes the contract."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    variants = {f"cut-{n}": pdf[: len(pdf) * n // 8] for n in range(1, 8)}
+    for n in range(1, 12):
+        at = len(pdf) * n // 12
+        variants[f"flip-{n}"] = pdf[:at] + bytes([pdf[at] ^ 0x5A]) + pdf[at + 1:]
+    at = pdf.index(b"/Type /Catalog") if b"/Type /Catalog" in pdf else pdf.index(b"/Catalog")
+    variants["nested"] = pdf[:at] + b"/Deep " + b"[" * 100_000 + b"]" * 100_000 + b" " + pdf[at:]
+    contents = re.search(rb"/Contents <([0-9a-fA-F]{200})", pdf)
+    variants["cms"] = pdf[:contents.start(1) + 100] + b"F" * 100 + pdf[contents.start(1) + 200:]
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    writer.root["/Lang"] = generic.TextStringObject("en")
+    writer.update_root()
+    changed = io.BytesIO()
+    writer.write(changed)
+    variants["changed-after-signing"] = changed.getvalue()
+    return variants
+
+
+def test_r_case_4_verify_never_answers_500_on_hostile_or_damaged_bytes(app, client, pair, monkeypatch):
+    """Whatever bytes an anonymous visitor uploads — hostile structure (100,000 nested `[`, a /Count that lies,
+    a looping page tree) or a signed file cut, flipped, garbled or changed — is the answer a result or a
+    Japanese refusal, never a 500?"""
+    from tests.pdf_tools import deeply_nested_pdf, looping_pages_pdf, lying_count_pdf
+
+    monkeypatch.setitem(app.config, "VERIFY_RATE_LIMIT", "1000 per hour")
+    _case, pdf = _sealed(completed_case(app, pair))
+    files = {"deep": deeply_nested_pdf(), "count": lying_count_pdf(), "loop": looping_pages_pdf(),
+             **_variants_of(pdf)}
+    for name, data in files.items():
+        response = _check(client, data)
+        assert response.status_code in (200, 400), f"{name}: {response.status_code}"
+        if response.status_code == 400:
+            assert "PDF" in response.get_data(as_text=True), name
+    deep = _check(client, deeply_nested_pdf())
+    assert deep.status_code == 400 and "壊れている" in deep.get_data(as_text=True)
+
+
+def test_r_case_4_a_tampered_or_malformed_file_logs_one_info_line_not_a_traceback(app, client, pair, caplog):
+    """Does checking a tampered or malformed file log no traceback and nothing at WARNING or above — just
+    one-line INFO records — since such uploads are what the page is for?"""
+    from tests.pdf_tools import deeply_nested_pdf
+
+    _case, pdf = _sealed(completed_case(app, pair))
+    variants = _variants_of(pdf)
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        for data in (tamper(pdf), variants["cms"], variants["changed-after-signing"], deeply_nested_pdf()):
+            assert _check(client, data).status_code in (200, 400)
+    loud = [(r.name, r.levelname, r.getMessage()[:80]) for r in caplog.records
+            if r.exc_info or r.levelno >= logging.ERROR or r.name == "pyhanko.sign.diff_analysis.policies"
+            and r.levelno >= logging.WARNING]
+    assert loud == []
+    assert any(r.name == "portal.services.evidence" and r.levelno == logging.INFO for r in caplog.records)

@@ -139,14 +139,14 @@ def edit(case_id: int):
 
 def _detail_context(case, **forms):
     state = cases.signing_state(case, current_user.company_id)
-    main, attachments = cases.current_documents(case)
+    shown = cases.documents_shown_to(case, current_user.company_id)
     context = dict(
         case=case,
         state=state,
-        main=main,
-        attachments=attachments,
-        contract=cases.contract_document(case),
-        final=cases.final_document(case),
+        main=shown.main,
+        attachments=shown.attachments,
+        contract=shown.contract,
+        final=shown.final,
         is_originator=case.originator_company_id == current_user.company_id,
         consent_text=cases.consent_text(),
         checklist_items=cases.ARTICLE19_ITEMS,
@@ -202,7 +202,7 @@ def document_download(case_id: int, document_id: int):
 def signed_download(case_id: int):
     """The signed contract PDF (the B-LTA file once complete, else the newest signed revision)."""
     case = cases.get_for_user(current_user, case_id)
-    doc = cases.final_document(case) or cases.signing_base(case)
+    doc = cases.documents_shown_to(case, current_user.company_id).contract
     if doc is None or doc.role not in ("signed", "sealed"):
         abort(404, "署名済みのPDFはまだありません。")
     return document_download(case.id, doc.id)
