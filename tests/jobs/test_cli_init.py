@@ -62,3 +62,30 @@ def test_init_migrates_to_the_models_schema_and_is_idempotent(app, fresh_databas
     assert differences == [], "the migrations and the models disagree; run `flask db migrate`"
     assert terms_versions == 1
     assert (tmp_path / "instance" / "secret.env").stat().st_mode & 0o777 == 0o600
+
+
+def test_upgrading_scrubs_the_secrets_mail_bodies_stored_before(fresh_database, tmp_path):
+    """A database from before secret links were minted at delivery holds mail bodies with a reset
+    token and a temporary password. Does the upgrade mask both, leaving the rest of the record?"""
+    instance = tmp_path / "instance"
+    old = _flask(["db", "upgrade", "74a454e42db0"], fresh_database, instance)
+    assert old.returncode == 0, old.stderr
+    body = (
+        "下記のリンクを開いてください。\nhttp://example.jp/password/reset/Abc_def-123456789\n"
+        "訂正: https://example.jp/apply/correct/Zyx-987_abc\n  仮パスワード：abcd-efgh-jkmn\n仮パスワード: Qw3rty-Secret\n"
+    )
+    engine = create_engine(fresh_database)
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO sent_notices (kind, recipient, subject, body, created_at) VALUES (:k, :r, :s, :b, :c)"),
+            {"k": "password_reset", "r": "a@example.jp", "s": "件名", "b": body, "c": "2026-11-01 00:00:00"},
+        )
+    upgraded = _flask(["db", "upgrade"], fresh_database, instance)
+    assert upgraded.returncode == 0, upgraded.stderr
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT body FROM sent_notices")).scalar_one()
+    engine.dispose()
+    for secret in ("Abc_def-123456789", "Zyx-987_abc", "abcd-efgh-jkmn", "Qw3rty-Secret"):
+        assert secret not in stored
+    assert "http://example.jp/password/reset/••••" in stored and "/apply/correct/••••" in stored
+    assert "仮パスワード：••••" in stored and "下記のリンクを開いてください。" in stored
