@@ -94,7 +94,9 @@ class Config:
     PROXY_COUNT = _env_int("PROXY_COUNT", 0)
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
+    # Secure and the __Host- name prefix follow PUBLIC_BASE_URL's scheme (create_app: _cookie_security).
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None  # the session's own timeouts bound the token's life
     RATELIMIT_STORAGE_URI = REDIS_URL
     RATELIMIT_HEADERS_ENABLED = True
