@@ -72,7 +72,8 @@ def test_upgrading_scrubs_the_secrets_mail_bodies_stored_before(fresh_database, 
     assert old.returncode == 0, old.stderr
     body = (
         "下記のリンクを開いてください。\nhttp://example.jp/password/reset/Abc_def-123456789\n"
-        "訂正: https://example.jp/apply/correct/Zyx-987_abc\n  仮パスワード：abcd-efgh-jkmn\n仮パスワード: Qw3rty-Secret\n"
+        "訂正: https://example.jp/apply/correct/Zyx-987_abc\n"
+        "  仮パスワード：abcd-efgh-jkmn\n仮パスワード: Qw3rty-Secret\n"
     )
     engine = create_engine(fresh_database)
     with engine.begin() as conn:

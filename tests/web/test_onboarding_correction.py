@@ -127,3 +127,12 @@ def test_r_app_2_staff_correction_request_from_the_review_page(app, client, auth
         assert stored.status == "correction_requested" and stored.correction_note == note
         notice = db.session.scalar(select(SentNotice).where(SentNotice.kind == "correction_requested"))
         assert notice.sent_at is not None and note in notice.body
+
+
+def test_r_app_2_a_masked_looking_note_does_not_take_the_place_of_the_link(app, staff_user, run_jobs, client):
+    """If the staff note itself contains the mask (••••), does the applicant still get the note as
+    written and a working link?"""
+    note = "電話番号の••••の部分を記入してください。"
+    _application_id, token = ask_for_correction(app, staff_user, run_jobs, note=note)
+    assert note in delivered_body(app, "correction_requested")
+    assert client.get(f"/apply/correct/{token}").status_code == 200
