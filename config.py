@@ -64,6 +64,8 @@ class Config:
     PASSWORD_WARN_DAYS = _env_int("PASSWORD_WARN_DAYS", 14)
     PASSWORD_GRACE_DAYS = _env_int("PASSWORD_GRACE_DAYS", 30)
     PASSWORD_RESET_MINUTES = _env_int("PASSWORD_RESET_MINUTES", 30)
+    # The set-password link of a new contact person (or after a lifted suspension), from its delivery.
+    PASSWORD_SETUP_HOURS = _env_int("PASSWORD_SETUP_HOURS", 72)
     SESSION_IDLE_MINUTES = _env_int("SESSION_IDLE_MINUTES", 30)
     SESSION_ABSOLUTE_HOURS = _env_int("SESSION_ABSOLUTE_HOURS", 12)
     LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
@@ -92,7 +94,9 @@ class Config:
     PROXY_COUNT = _env_int("PROXY_COUNT", 0)
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
+    # Secure and the __Host- name prefix follow PUBLIC_BASE_URL's scheme (create_app: _cookie_security).
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None  # the session's own timeouts bound the token's life
     RATELIMIT_STORAGE_URI = REDIS_URL
     RATELIMIT_HEADERS_ENABLED = True

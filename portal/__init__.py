@@ -6,6 +6,7 @@ import os
 import pkgutil
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
 from flask import Flask
@@ -32,6 +33,7 @@ def create_app(config: type | dict | None = None, *, commands: bool = True) -> F
         app.config.from_object(config)
     if not app.config.get("SECRET_KEY"):
         raise RuntimeError("SECRET_KEY is not set: run `flask portal init` or set it in the environment")
+    _cookie_security(app)
     if app.config.get("PROXY_COUNT"):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(app.config["PROXY_COUNT"]), x_proto=1)  # type: ignore[method-assign]
 
@@ -46,6 +48,24 @@ def create_app(config: type | dict | None = None, *, commands: bool = True) -> F
 
         cli.init_app(app)
     return app
+
+
+def _cookie_security(app: Flask) -> None:
+    """Served over https (PUBLIC_BASE_URL), the session and remember cookies are Secure and named
+    with the __Host- prefix: browsers then refuse them unless Secure, Path=/ and without Domain, so
+    neither plain http nor a sibling subdomain can plant or overwrite them. Over http (`make run` on
+    127.0.0.1) a Secure cookie would never be sent back, so both stay off there."""
+    https = urlsplit(app.config["PUBLIC_BASE_URL"]).scheme == "https"
+    app.config.update(SESSION_COOKIE_SECURE=https, REMEMBER_COOKIE_SECURE=https)
+    if https:
+        app.config.update(
+            SESSION_COOKIE_NAME="__Host-session",
+            SESSION_COOKIE_PATH="/",
+            SESSION_COOKIE_DOMAIN=None,
+            REMEMBER_COOKIE_NAME="__Host-remember_token",
+            REMEMBER_COOKIE_PATH="/",
+            REMEMBER_COOKIE_DOMAIN=None,
+        )
 
 
 def _load_instance_secrets(instance: Path) -> None:

@@ -12,7 +12,7 @@ from werkzeug.routing import IntegerConverter, Map
 
 from portal.clock import japanese_date, to_jst
 from portal.extensions import db, htmx, login_manager
-from portal.services import accounts
+from portal.services import accounts, notify
 from portal.services.errors import DomainError
 
 ERROR_TITLES = {
@@ -69,7 +69,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(StaleDataError, _stale_error)
     app.after_request(_security_headers)
 
-    app.jinja_env.filters.update(jst=format_jst, jdate=format_date, yen=format_yen)
+    app.jinja_env.filters.update(jst=format_jst, jdate=format_date, yen=format_yen, notice_kind=notify.kind_label)
     app.context_processor(lambda: {"current_company": _current_company()})
 
 

@@ -42,7 +42,9 @@ cat <<MSG
   Ukeoi is starting:  http://127.0.0.1:${PORT}
   Demo logins:
 ${logins}
-  Mail sent by the portal (no mail server configured) is readable by staff at /admin/mail.
+  Mail sent by the portal (no mail server configured) is written to instance/mail/: open the
+  set-password and reset links from there. Staff administrators see the record at /admin/mail
+  (secret links masked).
   Ctrl-C stops web, worker and cron.
 
 MSG

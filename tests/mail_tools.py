@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import email
+import re
 import socket
 from email import policy
 from email.message import EmailMessage
@@ -20,6 +21,20 @@ def mail_files(app) -> list[EmailMessage]:
 
 def body_of(message: EmailMessage) -> str:
     return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def delivered_body(app, kind: str) -> str:
+    """The body of the newest delivered mail of `kind` (the highest notice id), as the recipient got it."""
+    messages = [m for m in mail_files(app) if m["X-Ukeoi-Kind"] == kind]
+    assert messages, f"no {kind} mail was delivered"
+    return body_of(max(messages, key=lambda m: int(m["X-Ukeoi-Notice"])))
+
+
+def link_token(body: str, path: str = "/password/reset/") -> str:
+    """The secret token of the link at `path` in a delivered body (never "••••": that is the stored copy)."""
+    match = re.search(re.escape(path) + r"([A-Za-z0-9_\-]+)", body)
+    assert match, f"mail has no {path} link"
+    return match.group(1)
 
 
 def closed_port() -> int:

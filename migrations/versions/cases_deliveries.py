@@ -18,7 +18,7 @@ import portal.models.types
 
 # revision identifiers, used by Alembic.
 revision = 'c4d8e1a7b2f3'
-down_revision = '74a454e42db0'
+down_revision = '5e2c8a91d4b7'
 branch_labels = None
 depends_on = None
 

@@ -133,13 +133,16 @@ class LoginSession(Model):
 
 
 class PasswordReset(Model):
-    """A single-use reset link (第15条4項); only the SHA-256 of the token is stored."""
+    """A single-use link to set a password: "reset" (第15条4項, asked for by the user) or "setup" (a
+    new contact person's first password, or after staff lifted a suspension). Only the SHA-256 of the
+    token is stored, and only once the mail job minted it at delivery (NULL until then)."""
 
     __tablename__ = "password_resets"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    purpose: Mapped[str] = mapped_column(String(10), default="reset", server_default="reset")
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -35,6 +35,10 @@ class SentNotice(Model):
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"), index=True)
     # One notice per (kind, key): a job that runs twice sends nothing the second time.
     dedupe_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    # A body with a secret link holds it masked (notify.MASK): delivery mints a fresh token for the row
+    # `link_ref` through notify.SECRET_LINKS[link_kind], so no readable secret is ever stored here.
+    link_kind: Mapped[str | None] = mapped_column(String(40))
+    link_ref: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     error: Mapped[str | None] = mapped_column(Text)

@@ -2,9 +2,13 @@
 
 Login: `authenticate` checks the password and whether the ID may log in now, and writes the audit
 record either way; `start_session` opens a new server-side session. Passwords: `change_password`,
-the emailed single-use reset link (`request_password_reset`, `reset_password`), expiry and the
-nightly suspension (`suspend_expired_passwords`) that staff lift (`lift_suspension`). Users of a
-company: `create_company_user`, `disable_user`, `enable_user`.
+the emailed single-use links (`request_password_reset` for a forgotten one, `issue_setup_link` for
+a first password; both used through `reset_password`), expiry and the nightly suspension
+(`suspend_expired_passwords`) that staff lift (`lift_suspension`). Users of a company:
+`create_company_user`, `disable_user`, `enable_user`.
+
+No password is ever mailed: a link's token is minted by the mail job when it delivers the mail
+(`mint_password_token`), and only its SHA-256 is stored.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from portal.extensions import db
 from portal.models import Company, LoginSession, PasswordReset, User
 from portal.rules import passwords as password_rules
 from portal.rules import validators
-from portal.services import audit
+from portal.services import audit, notify
 from portal.services.audit import SYSTEM, Actor
 from portal.services.email_addresses import email_address
 from portal.services.errors import DomainError, NotFound, StateConflict, ValidationFailed
@@ -92,6 +96,13 @@ def verify_password(user: User | None, password: str) -> bool:
     if ok and user is not None and _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     return ok and user is not None
+
+
+def unknown_password_hash() -> str:
+    """The hash of a random password nobody is told: the ID is usable only after a set-password link.
+
+    A real argon2 hash (not a marker) keeps a login attempt as slow as against any other ID."""
+    return hash_password(secrets.token_urlsafe(32))
 
 
 def temporary_password() -> str:
@@ -305,10 +316,9 @@ def request_password_reset(identifier: str, actor: Actor = SYSTEM, now: datetime
     """Email a single-use reset link to the user(s) with this login ID or email address.
 
     The caller shows the same answer whatever happens, so nobody learns whether an ID exists.
-    Only the token's SHA-256 is stored; the link is built from PUBLIC_BASE_URL, never from the
-    request's Host header. Returns how many mails were queued (for tests, never for the page)."""
-    from portal.services import notify
-
+    The token is minted when the mail is sent and only its SHA-256 is stored; the link is built from
+    PUBLIC_BASE_URL, never from the request's Host header. Returns how many mails were queued (for
+    tests, never for the page)."""
     now = now or now_utc()
     minutes = current_app.config["PASSWORD_RESET_MINUTES"]
     sent = 0
@@ -329,37 +339,68 @@ def request_password_reset(identifier: str, actor: Actor = SYSTEM, now: datetime
             audit.record("password.reset_refused", user_actor, detail={"reason": "suspended"}, now=now)
             sent += 1
             continue
-        # An older link stops working once a newer one is sent.
-        db.session.execute(
-            update(PasswordReset)
-            .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
-            .values(used_at=now)
-        )
-        token = secrets.token_urlsafe(32)
-        db.session.add(
-            PasswordReset(
-                user_id=user.id,
-                token_hash=_token_hash(token),
-                created_at=now,
-                expires_at=now + timedelta(minutes=minutes),
-            )
-        )
+        link = _new_password_link(user, "reset", now)
         notify.queue(
             "password_reset",
             user.email,
             "【Ukeoi】パスワード再設定のご案内",
-            notify.render(
-                "account_password_reset.txt",
-                user=user,
-                minutes=minutes,
-                link=notify.public_url("auth.reset_password", token=token),
-            ),
+            notify.render("account_password_reset.txt", user=user, minutes=minutes, link=link.masked_url()),
             company_id=user.company_id,
+            secret_link=link,
         )
         audit.record("password.reset_requested", user_actor, now=now)
         sent += 1
     db.session.flush()
     return sent
+
+
+LINK_PURPOSES = ("reset", "setup")
+
+
+def _link_lifetime(purpose: str) -> timedelta:
+    config = current_app.config
+    if purpose == "setup":
+        return timedelta(hours=config["PASSWORD_SETUP_HOURS"])
+    return timedelta(minutes=config["PASSWORD_RESET_MINUTES"])
+
+
+def _new_password_link(user: User, purpose: str, now: datetime) -> notify.SecretLink:
+    """A pending single-use link for `user` (no token yet: the mail job mints it at delivery).
+
+    An older link of the user stops working now, whatever its purpose."""
+    if purpose not in LINK_PURPOSES:
+        raise ValueError(f"unknown password link purpose {purpose!r}")
+    db.session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
+        .values(used_at=now)
+    )
+    link = PasswordReset(
+        user_id=user.id, purpose=purpose, token_hash=None, created_at=now, expires_at=now + _link_lifetime(purpose)
+    )
+    db.session.add(link)
+    db.session.flush()
+    return notify.SecretLink("password", link.id)
+
+
+def issue_setup_link(user: User, now: datetime | None = None) -> notify.SecretLink:
+    """A set-password link for a user who has no password of their own yet (a new contact person,
+    an ID whose suspension staff lifted). Render it with `masked_url()` and queue it with the mail;
+    it lives PASSWORD_SETUP_HOURS from delivery. Once expired, the user asks for a reset link."""
+    return _new_password_link(user, "setup", now or now_utc())
+
+
+def mint_password_token(link_id: int, now: datetime) -> str:
+    """notify's minter for "password" links: a fresh token whose SHA-256 the link stores, valid for
+    its lifetime from now (the mail's delivery). A retried delivery mints again and the earlier
+    token stops working. A link already used or voided gets a token that opens nothing."""
+    token = secrets.token_urlsafe(32)
+    link = db.session.get(PasswordReset, link_id)
+    if link is not None and link.used_at is None:
+        link.token_hash = _token_hash(token)
+        link.expires_at = now + _link_lifetime(link.purpose)
+        db.session.flush()
+    return token
 
 
 def reset_link_user(token: str, now: datetime | None = None) -> User:
@@ -399,7 +440,9 @@ def reset_password(token: str, new_password: str, actor: Actor = SYSTEM, now: da
         raise ResetLinkInvalid()
     ended = end_all_sessions(user, now)
     user_actor = Actor(user_id=user.id, company_id=user.company_id, ip=actor.ip, user_agent=actor.user_agent)
-    audit.record("password.reset", user_actor, detail={"sessions_ended": ended}, now=now)
+    purpose = db.session.scalar(select(PasswordReset.purpose).where(PasswordReset.token_hash == _token_hash(token)))
+    action = "password.set" if purpose == "setup" else "password.reset"
+    audit.record(action, user_actor, detail={"sessions_ended": ended}, now=now)
     db.session.flush()
     return user
 
@@ -412,8 +455,6 @@ def suspend_expired_passwords(today: date | None = None, now: datetime | None = 
 
     Staff IDs are not suspended (they would lock the operator out); they are forced to change at
     login like everyone else. Returns the ids of the users suspended now."""
-    from portal.services import notify
-
     today = today or today_jst()
     now = now or now_utc()
     config = current_app.config
@@ -463,31 +504,35 @@ def suspended_users() -> list[User]:
 
 
 def lift_suspension(user_id: int, actor: Actor, now: datetime | None = None) -> User:
-    """Staff lift a password-expiry suspension: the user gets a new temporary password by email and
-    must change it at the next login (so the nightly job does not suspend the ID again)."""
-    from portal.services import notify
-
+    """Staff lift a password-expiry suspension: the expired password stops working and the user is
+    mailed a set-password link (never a password); the password age restarts now, so the nightly job
+    does not suspend the ID again before they set one."""
     now = now or now_utc()
     user = db.session.get(User, user_id)
     if user is None or user.company_id is None:
         raise NotFound("指定されたユーザーが見つかりません。")
     if user.suspended_at is None:
         raise StateConflict("このユーザーIDは停止されていません。")
-    password = temporary_password()
     user.suspended_at = None
-    user.password_hash = hash_password(password)
+    user.password_hash = unknown_password_hash()
     user.password_changed_at = now
     user.must_change_password = True
     end_all_sessions(user, now)
     audit.record("user.suspension_lifted", actor, company_id=user.company_id, detail={"user_id": user.id}, now=now)
+    link = issue_setup_link(user, now)
     notify.queue(
         "user_suspension_lifted",
         user.email,
-        "【Ukeoi】ユーザーIDの停止を解除しました（仮パスワードのお知らせ）",
+        "【Ukeoi】ユーザーIDの停止を解除しました（パスワード設定のお願い）",
         notify.render(
-            "account_suspension_lifted.txt", user=user, password=password, login_url=notify.public_url("auth.login")
+            "account_suspension_lifted.txt",
+            user=user,
+            link=link.masked_url(),
+            hours=current_app.config["PASSWORD_SETUP_HOURS"],
+            login_url=notify.public_url("auth.login"),
         ),
         company_id=user.company_id,
+        secret_link=link,
     )
     db.session.flush()
     return user
@@ -591,8 +636,6 @@ def create_company_user(
         now=now,
     )
     if notify_user:
-        from portal.services import notify
-
         notify.queue(
             "user_created",
             user.email,

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 
+from flask import current_app
 from sqlalchemy import func, select, update
 
 from portal.clock import now_utc
@@ -52,9 +53,6 @@ OPEN_STATUSES = ("pending", "correction_requested")
 # so one cannot be guessed from another, and they say nothing about how many came before.
 RECEIPT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 RECEIPT_LENGTH = 10
-PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # noqa: S105 (an alphabet, not a password)
-# The line of the acceptance mail that carries the temporary password (templates/mail/acceptance.txt).
-PASSWORD_LINE_LABEL = "仮パスワード："  # noqa: S105 (a label)
 
 
 @dataclass
@@ -108,7 +106,6 @@ class Acceptance:
     company: Company
     contract: Contract
     user: User
-    temporary_password: str
     notice: SentNotice
 
 
@@ -235,28 +232,43 @@ def review_findings(application: Application) -> ReviewFindings:
 
 def request_correction(
     application: Application, note: str, staff_user: User, now: datetime | None = None
-) -> str:
-    """Ask the applicant to fix the application; mails a link carrying a new token (returned).
+) -> SentNotice:
+    """Ask the applicant to fix the application; queues the mail with a single-use correction link.
 
-    Only the token's SHA-256 is stored; asking again replaces the previous link.
+    The link's token is minted when the mail is sent (`mint_correction_token`) and only its SHA-256
+    is stored; asking again voids the previous link at once. Returns the queued notice.
     """
     now = now or now_utc()
     note = (note or "").strip()
     if not note:
         raise ValidationFailed("訂正していただく内容を入力してください。")
-    token = secrets.token_urlsafe(32)
-    _transition(application, OPEN_STATUSES, "correction_requested", now, correction_token_hash=_token_hash(token))
+    _transition(application, OPEN_STATUSES, "correction_requested", now, correction_token_hash=None)
     application.correction_note = note
     application.reviewed_by_id = staff_user.id
     db.session.flush()
-    link = notify.public_url("public.correction", token=token)
-    body = notify.render("correction_requested.txt", application=application, note=note, link=link)
-    notify.queue("correction_requested", application.contact_email, "利用申込内容の訂正のお願い", body, now=now)
+    link = notify.SecretLink("correction", application.id)
+    body = notify.render("correction_requested.txt", application=application, note=note, link=link.masked_url())
+    notice = notify.queue(
+        "correction_requested", application.contact_email, "利用申込内容の訂正のお願い", body, now=now, secret_link=link
+    )
     audit.record(
         "application.correction_requested",
         audit.Actor(user_id=staff_user.id),
         detail={"application_id": application.id, "receipt_number": application.receipt_number},
         now=now,
+    )
+    return notice
+
+
+def mint_correction_token(application_id: int, now: datetime) -> str:
+    """notify's minter for "correction" links: a fresh token whose SHA-256 the application stores
+    while it still waits for the correction (a retried delivery mints again, voiding the earlier one)."""
+    token = secrets.token_urlsafe(32)
+    db.session.execute(
+        update(Application)
+        .where(Application.id == application_id, Application.status == "correction_requested")
+        .values(correction_token_hash=_token_hash(token))
+        .execution_options(synchronize_session="fetch")
     )
     return token
 
@@ -311,14 +323,14 @@ def accept(
     now: datetime | None = None,
     *,
     login_id: str | None = None,
-    temporary_password: str | None = None,
 ) -> Acceptance:
     """Conclude the 利用契約 (第6条2項, 第11条): company, contract from `start_date` with its first
-    term, the company's signing certificate, the contact person's user ID with a temporary password,
-    and the 利用受諾通知. Needs the portal's PKI (`flask portal init`).
+    term, the company's signing certificate, the contact person's user ID, and the 利用受諾通知 with
+    a single-use set-password link (R-ACC-1: no password travels by mail). Needs the portal's PKI
+    (`flask portal init`).
 
-    `login_id` and `temporary_password` are generated unless given (seed-demo gives them).
-    Contract.acceptance_notified_at is recorded when the mail job has sent the notice (第3条).
+    `login_id` is generated unless given (seed-demo gives it). Contract.acceptance_notified_at is
+    recorded when the mail job has sent the notice (第3条).
     """
     now = now or now_utc()
     _transition(application, ("pending",), "accepted", now, correction_token_hash=None)
@@ -345,7 +357,6 @@ def accept(
     db.session.flush()
     db.session.add(ContractTerm(contract_id=contract.id, start_date=start_date, end_date=terms.term_end(start_date)))
 
-    password = temporary_password or new_temporary_password()
     user = User(
         company_id=company.id,
         login_id=login_id or new_login_id(),
@@ -354,7 +365,7 @@ def accept(
         department=application.contact_department,
         phone=application.contact_phone,
         role="contact",
-        password_hash=accounts.hash_password(password),
+        password_hash=accounts.unknown_password_hash(),  # usable once set through the link
         password_changed_at=now,
         must_change_password=True,
         created_at=now,
@@ -369,8 +380,8 @@ def accept(
     # The company's signing certificate (第16条, R-ACC-4): 本人性 rests on a key issued after this review.
     certificates.issue_for_company(company, now=now)
 
-    # The ID and the temporary password travel in one mail here; a stricter service would send
-    # the password by a second channel (post or SMS). It must be changed at first login (R-ACC-1).
+    # The contact person chooses the first password through the link; the mail holds no password.
+    link = accounts.issue_setup_link(user, now)
     body = notify.render(
         "acceptance.txt",
         application=application,
@@ -378,7 +389,8 @@ def accept(
         contract=contract,
         term_end=terms.term_end(start_date),
         user=user,
-        password=password,
+        link=link.masked_url(),
+        hours=current_app.config["PASSWORD_SETUP_HOURS"],
         login_url=notify.public_url("auth.login"),
     )
     notice = notify.queue(
@@ -389,6 +401,7 @@ def accept(
         company_id=company.id,
         dedupe_key=f"acceptance:{application.id}",
         now=now,
+        secret_link=link,
     )
     audit.record(
         "application.accepted",
@@ -402,22 +415,14 @@ def accept(
         },
         now=now,
     )
-    return Acceptance(company=company, contract=contract, user=user, temporary_password=password, notice=notice)
+    return Acceptance(company=company, contract=contract, user=user, notice=notice)
 
 
 def acceptance_sent(notice: SentNotice) -> None:
-    """notify's after-sent hook for the 利用受諾通知: the contract records when it was sent (第3条).
-
-    With a real mail server the temporary password is then struck from the stored copy; the
-    development file backend keeps it so that the demo can be followed from the mail page.
-    """
+    """notify's after-sent hook for the 利用受諾通知: the contract records when it was sent (第3条)."""
     contract = db.session.scalar(select(Contract).where(Contract.company_id == notice.company_id))
     if contract is not None and contract.acceptance_notified_at is None:
         contract.acceptance_notified_at = notice.sent_at
-    if notify.backend_name() == "smtp":
-        struck = f"  {PASSWORD_LINE_LABEL}（送信済みのため記録からは消去しました）"
-        lines = notice.body.splitlines()
-        notice.body = "\n".join(struck if line.lstrip().startswith(PASSWORD_LINE_LABEL) else line for line in lines)
 
 
 def new_login_id() -> str:
@@ -425,15 +430,6 @@ def new_login_id() -> str:
     while True:
         candidate = f"u{secrets.randbelow(10**7):07d}"
         if db.session.scalar(select(User.id).where(func.lower(User.login_id) == candidate)) is None:
-            return candidate
-
-
-def new_temporary_password() -> str:
-    """12 random characters without look-alikes, grouped for reading aloud: 'abcd-efgh-jkmn'."""
-    while True:
-        chars = "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(12))
-        candidate = "-".join(chars[i : i + 4] for i in range(0, 12, 4))
-        if not validators.password_problems(candidate, "", validators.load_common_passwords()):
             return candidate
 
 

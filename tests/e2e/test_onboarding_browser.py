@@ -1,6 +1,6 @@
 """Onboarding in a real browser (R-APP-1, R-APP-2, R-ACC-1): a company applies, the form checks a
-field as it is left; staff accept; the new contact person logs in with the mailed temporary
-password and must change it before anything else."""
+field as it is left; staff accept; the new contact person opens the mailed single-use set-password
+link (no password travels by mail), chooses a password, and logs in with it."""
 from __future__ import annotations
 
 import re
@@ -32,9 +32,10 @@ def _mail_to(mail_dir: Path, recipient: str, subject_part: str, timeout: float =
     raise AssertionError(f"no mail to {recipient} about {subject_part}")
 
 
-def test_r_app_1_apply_accept_first_login_forces_a_new_password(browser, live_server, live_instance):
+def test_r_app_1_apply_accept_then_set_the_first_password_through_the_mailed_link(browser, live_server, live_instance):
     """Can a company apply in the browser (with a field checked as it is left), be accepted by staff,
-    and log in with the mailed temporary password, which it must change first?"""
+    set its first password through the link in the 利用受諾通知 (which holds no password), log in with
+    it — and is the link refused when opened again?"""
     visitor = browser.new_context(base_url=live_server, locale="ja-JP").new_page()
     visitor.goto("/apply")
     visitor.fill("#corporate_number", "1234567890123")  # wrong check digit
@@ -74,23 +75,25 @@ def test_r_app_1_apply_accept_first_login_forces_a_new_password(browser, live_se
     staff.context.close()
 
     body = _mail_to(live_instance / "mail", CONTACT_EMAIL, "利用受諾")
+    assert "仮パスワード" not in body
     login_id = re.search(r"ユーザーID\s*：(\S+)", body).group(1)
-    temporary = re.search(r"仮パスワード：(\S+)", body).group(1)
+    link = re.search(r"パスワード設定：(\S+)", body).group(1)
+    assert link.startswith(live_server + "/password/reset/")
 
     user = browser.new_context(base_url=live_server, locale="ja-JP").new_page()
-    user.goto("/login")
-    user.fill("#login_id", login_id)
-    user.fill("#password", temporary)
-    user.get_by_role("button", name="ログイン").click()
-    user.wait_for_url(re.compile(r".*/password/change.*"))
-    user.goto("/cases/")  # anything else sends the user back to the change page
-    expect(user).to_have_url(re.compile(r".*/password/change.*"))
-    user.fill("#current_password", temporary)
+    user.goto(link)
+    expect(user.locator("h1")).to_contain_text("新しいパスワードの設定")
     user.fill("#new_password", "kawasaki-genba-2026-spring")
     user.fill("#new_password_confirm", "kawasaki-genba-2026-spring")
-    user.get_by_role("button", name="変更する").click()
-    user.wait_for_url(lambda url: "/password/change" not in url)
-    user.goto("/cases/")
+    user.get_by_role("button", name="設定する").click()
+    user.wait_for_url(re.compile(r".*/login.*"))
+    user.fill("#login_id", login_id)
+    user.fill("#password", "kawasaki-genba-2026-spring")
+    user.get_by_role("button", name="ログイン").click()
+    user.wait_for_url(lambda url: "/login" not in url)
+    user.goto("/cases/")  # no forced change: the password is the user's own
     expect(user.locator("h1")).to_contain_text("案件")
     expect(user.locator(".who")).to_contain_text("ブラウザ試験建設株式会社")
+    user.goto(link)
+    expect(user.locator("#reset-invalid")).to_contain_text("使用済みか、有効期限が切れています")
     user.context.close()

@@ -67,7 +67,7 @@ def test_init_migrates_to_the_models_schema_and_is_idempotent(app, fresh_databas
 
 # ---------------------------------------------------------------------- the case_deliveries migration (R-STORE-4)
 
-DELIVERIES_DOWN_REVISION = "74a454e42db0"
+DELIVERIES_DOWN_REVISION = "5e2c8a91d4b7"  # accounts_secret_links
 
 
 def _table(name: str):
@@ -121,3 +121,31 @@ def test_r_store_4_the_migration_records_every_sent_revision_for_the_present_par
                             .order_by(deliveries.c.case_id, deliveries.c.revision, deliveries.c.company_id)).all()
     engine.dispose()
     assert [tuple(row) for row in rows] == [(resent, 1, kou), (resent, 1, otsu), (resent, 2, kou), (resent, 2, otsu)]
+
+
+def test_upgrading_scrubs_the_secrets_mail_bodies_stored_before(fresh_database, tmp_path):
+    """A database from before secret links were minted at delivery holds mail bodies with a reset
+    token and a temporary password. Does the upgrade mask both, leaving the rest of the record?"""
+    instance = tmp_path / "instance"
+    old = _flask(["db", "upgrade", "74a454e42db0"], fresh_database, instance)
+    assert old.returncode == 0, old.stderr
+    body = (
+        "下記のリンクを開いてください。\nhttp://example.jp/password/reset/Abc_def-123456789\n"
+        "訂正: https://example.jp/apply/correct/Zyx-987_abc\n"
+        "  仮パスワード：abcd-efgh-jkmn\n仮パスワード: Qw3rty-Secret\n"
+    )
+    engine = create_engine(fresh_database)
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO sent_notices (kind, recipient, subject, body, created_at) VALUES (:k, :r, :s, :b, :c)"),
+            {"k": "password_reset", "r": "a@example.jp", "s": "件名", "b": body, "c": "2026-11-01 00:00:00"},
+        )
+    upgraded = _flask(["db", "upgrade"], fresh_database, instance)
+    assert upgraded.returncode == 0, upgraded.stderr
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT body FROM sent_notices")).scalar_one()
+    engine.dispose()
+    for secret in ("Abc_def-123456789", "Zyx-987_abc", "abcd-efgh-jkmn", "Qw3rty-Secret"):
+        assert secret not in stored
+    assert "http://example.jp/password/reset/••••" in stored and "/apply/correct/••••" in stored
+    assert "仮パスワード：••••" in stored and "下記のリンクを開いてください。" in stored

@@ -2,6 +2,7 @@
 job (real RQ SimpleWorker on the real Redis) delivers queued notices and records when (第3条)."""
 from __future__ import annotations
 
+import pytest
 from redis import Redis
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
@@ -143,3 +144,13 @@ def test_links_in_mail_use_the_public_base_url(app, ctx, monkeypatch):
     """Are links in mail absolute, on PUBLIC_BASE_URL, with no request needed?"""
     monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", "https://portal.example.jp/ukeoi")
     assert notify.public_url("public.correction", token="abc") == "https://portal.example.jp/ukeoi/apply/correct/abc"
+
+
+def test_a_secret_link_must_show_masked_in_the_body_it_is_queued_with(app, ctx):
+    """Is a notice refused (nothing recorded) when its body does not carry the masked link that
+    delivery is to fill — so no caller can put the real link in the stored body by mistake?"""
+    link = notify.SecretLink("password", 1)
+    with pytest.raises(ValueError, match="masked_url"):
+        notify.queue("password_reset", "a@example.jp", "件名", "http://localhost/password/reset/tok", secret_link=link)
+    db.session.rollback()
+    assert db.session.scalar(select(func.count(SentNotice.id))) == 0

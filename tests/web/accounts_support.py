@@ -5,8 +5,6 @@ loads its user from the cookie and the database, like a real one."""
 
 from __future__ import annotations
 
-import re
-
 from sqlalchemy import select
 
 from portal.extensions import db
@@ -56,9 +54,3 @@ def audit_actions(prefix: str = "") -> list[AuditEvent]:
 
 def text(response) -> str:
     return response.get_data(as_text=True)
-
-
-def link_token(body: str) -> str:
-    match = re.search(r"/password/reset/([A-Za-z0-9_\-]+)", body)
-    assert match, "mail has no reset link"
-    return match.group(1)

@@ -19,6 +19,8 @@ from portal.services import accounts
 from portal.services.audit import Actor
 from portal.services.errors import NotFound
 from tests import factories
+from tests.conftest import csrf_token_from
+from tests.mail_tools import delivered_body, link_token
 from tests.web.accounts_support import audit_actions, fresh, login, mails, make_client, post, text
 
 TODAY = date(2027, 1, 31)
@@ -124,8 +126,9 @@ def test_r_acc_2_cron_registers_the_daily_job(app):
 # --- staff lift the suspension ---------------------------------------------------------------------
 
 
-def test_r_acc_2_staff_lift_sends_a_temporary_password_and_forces_a_change(app, client, aged, staff_user):
-    """Does lifting clear the suspension, mail a temporary password and force a change at the next login?"""
+def test_r_acc_2_staff_lift_mails_a_set_password_link_not_a_password(app, client, aged, staff_user, run_jobs):
+    """Does lifting clear the suspension, stop the expired password, and mail a single-use set-password
+    link (the stored mail holding it masked, and no password) with which the user sets a new one?"""
     accounts.suspend_expired_passwords(today=TODAY)
     db.session.commit()
     member_id = aged["a-member"].id
@@ -136,15 +139,26 @@ def test_r_acc_2_staff_lift_sends_a_temporary_password_and_forces_a_change(app, 
     assert response.status_code == 303
     member = fresh(User, member_id)
     assert member.suspended_at is None and member.must_change_password is True
+    assert not accounts.verify_password(member, factories.PASSWORD)
     mail = mails("user_suspension_lifted")[0]
-    password = mail.body.split("仮パスワード: ")[1].split()[0]
-    assert accounts.verify_password(member, password)
+    assert "/password/reset/••••" in mail.body and "仮パスワード" not in mail.body
     assert "user.suspension_lifted" in [e.action for e in audit_actions("user.")]
     assert audit_actions("user.suspension_lifted")[0].user_id == staff_user.id
-    user_client = make_client(app)
-    assert login(user_client, "a-member", password).headers["Location"] == "/password/change"
-    # The lifted user is not suspended again by the next run: the temporary password is new.
+    # The lifted user is not suspended again by the next run: the password age restarted.
     assert accounts.suspend_expired_passwords() == []
+
+    run_jobs()
+    token = link_token(delivered_body(app, "user_suspension_lifted"))
+    assert token not in mails("user_suspension_lifted")[0].body
+    user_client = make_client(app)
+    form = user_client.get(f"/password/reset/{token}")
+    new_password = "after the lift 2027 spring"
+    done = user_client.post(
+        f"/password/reset/{token}",
+        data={"new_password": new_password, "new_password_confirm": new_password, "csrf_token": csrf_token_from(form)},
+    )
+    assert done.status_code == 302
+    assert login(user_client, "a-member", new_password).headers["Location"] == "/"
 
 
 def test_lifting_an_id_that_is_not_suspended_is_409(client, company_a, staff_user):

@@ -15,7 +15,7 @@ from portal.rules import terms
 from portal.services import accounts, onboarding
 from tests import factories
 from tests.conftest import csrf_token_from
-from tests.mail_tools import body_of, mail_files
+from tests.mail_tools import body_of, link_token, mail_files
 
 
 @pytest.fixture
@@ -230,8 +230,8 @@ def test_r_app_2_accept_creates_company_contract_term_user_and_sends_the_accepta
     app, client, auth, staff_user, pending, run_jobs, portal_pki
 ):
     """Does acceptance create the company, its contract from the start date with the first term
-    (rules.terms.term_end), its signing certificate, the contact person's user with a temporary password
-    to change — and is the 利用受諾通知 sent, with its time recorded on the contract (第3条)?"""
+    (rules.terms.term_end), its signing certificate, the contact person's user with no usable password
+    yet — and is the 利用受諾通知 sent with a set-password link, its time recorded on the contract (第3条)?"""
     start = today_jst() + timedelta(days=7)
     token = csrf_token_from(staff_page(client, auth, f"/admin/applications/{pending}"))
     response = client.post(
@@ -269,8 +269,9 @@ def test_r_app_2_accept_creates_company_contract_term_user_and_sends_the_accepta
         message = next(m for m in mail_files(app) if m["X-Ukeoi-Kind"] == "acceptance")
         body = body_of(message)
         assert "利用受諾通知" in body and login_id in body
-        password = re.search(r"仮パスワード：(\S+)", body).group(1)
-        assert accounts.verify_password(user, password)
+        assert "仮パスワード" not in body
+        setup_token = link_token(body)
+        assert accounts.reset_link_user(setup_token).id == user.id
     page = client.get(f"/admin/companies/{company.id}").get_data(as_text=True)
     assert login_id in page and 'id="acceptance-notified"' in page and "未送信" not in page
 
@@ -344,20 +345,23 @@ def test_companies_list_and_detail_show_registration_contract_and_users(
     assert "2027年3月31日" in body  # the first term of a contract starting 2026-04-01
 
 
-def test_with_a_real_mail_server_the_stored_acceptance_notice_keeps_no_password(
-    app, ctx, staff_user, portal_pki, monkeypatch
+def test_r_acc_1_the_acceptance_notice_holds_no_password_whatever_the_mail_backend(
+    app, ctx, staff_user, portal_pki, run_jobs
 ):
-    """Once the 利用受諾通知 has gone out through SMTP, is the temporary password struck from the stored
-    copy (the file backend of a demo keeps it, so the demo can be followed from the mail page)?"""
-    from portal.clock import now_utc
-
+    """Does the stored 利用受諾通知 hold the login ID and a masked set-password link, and no password or
+    token — before delivery and after it, with the file backend a demo uses as much as with SMTP?"""
     application = factories.application()
     db.session.commit()
     result = onboarding.accept(application, today_jst(), staff_user)
-    assert result.temporary_password in result.notice.body
-    monkeypatch.setitem(app.config, "MAIL_BACKEND", "smtp")
-    result.notice.sent_at = now_utc()
-    onboarding.acceptance_sent(result.notice)
-    assert result.temporary_password not in result.notice.body
-    assert "記録からは消去しました" in result.notice.body and result.user.login_id in result.notice.body
-    assert result.contract.acceptance_notified_at == result.notice.sent_at
+    db.session.commit()
+    notice_id, login_id = result.notice.id, result.user.login_id
+    assert "http://localhost/password/reset/••••" in result.notice.body
+    assert "仮パスワード" not in result.notice.body and login_id in result.notice.body
+
+    run_jobs()
+
+    token = link_token(body_of(next(m for m in mail_files(app) if m["X-Ukeoi-Kind"] == "acceptance")))
+    db.session.expire_all()
+    stored = db.session.get(SentNotice, notice_id)
+    assert stored.sent_at is not None and token not in stored.body
+    assert "/password/reset/••••" in stored.body

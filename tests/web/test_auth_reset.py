@@ -1,5 +1,6 @@
 """The forgotten-password reset link (R-ACC-1, 第15条4項): same answer for every input, a single-use
-expiring link emailed, only its hash stored, every session ended after use."""
+expiring link emailed, its token minted when the mail is sent and only its hash stored, every session
+ended after use."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from sqlalchemy import select
 
 from portal.clock import now_utc
 from portal.extensions import db
-from portal.models import LoginSession, PasswordReset, User
+from portal.models import LoginSession, OutboxItem, PasswordReset, SentNotice, User
 from portal.services import accounts
 from tests import factories
 from tests.conftest import csrf_token_from
-from tests.web.accounts_support import audit_actions, link_token, login, mails, make_client, text
+from tests.mail_tools import delivered_body, link_token
+from tests.web.accounts_support import audit_actions, login, mails, make_client, text
 
 NEW_PASSWORD = "fresh passphrase after reset"
 
@@ -23,6 +25,18 @@ NEW_PASSWORD = "fresh passphrase after reset"
 @pytest.fixture
 def client(app):
     return make_client(app)
+
+
+@pytest.fixture
+def requested_token(app, client, run_jobs):
+    """Ask for a reset link, let the mail job deliver it, and return the token the user received."""
+
+    def request(login_id: str = "a-member") -> str:
+        _forgot(client, login_id)
+        run_jobs()
+        return link_token(delivered_body(app, "password_reset"))
+
+    return request
 
 
 def _user(login_id: str) -> User:
@@ -50,11 +64,6 @@ def _reset(client, token: str, password: str = NEW_PASSWORD, confirm: str | None
     )
 
 
-def _requested_token(client, login_id: str = "a-member") -> str:
-    _forgot(client, login_id)
-    return link_token(mails("password_reset")[-1].body)
-
-
 def _strip_csrf(body: str) -> str:
     return "\n".join(line for line in body.splitlines() if "csrf" not in line)
 
@@ -69,23 +78,29 @@ def test_r_acc_1_forgot_form_answers_the_same_for_known_and_unknown_input(client
     assert len(mails("password_reset")) == 2  # only the two real ones were mailed
 
 
-def test_r_acc_1_reset_mail_carries_a_link_whose_token_is_stored_only_hashed(client, company_a):
-    """Is the token in the mailed link absent from the database, which holds only its SHA-256?"""
-    token = _requested_token(client)
-    notice = mails("password_reset")[0]
+def test_r_acc_1_reset_token_is_minted_at_delivery_and_stored_only_hashed(app, client, company_a, run_jobs):
+    """Before delivery, does the database hold no token at all (the body shows the link masked)? After
+    it, does the mailed token appear nowhere in the database, which holds only its SHA-256?"""
+    _forgot(client, "a-member")
+    [notice] = mails("password_reset")
     assert notice.recipient == _user("a-member").email
-    assert "http://localhost/password/reset/" in notice.body
-    stored = db.session.scalars(select(PasswordReset)).all()
-    assert len(stored) == 1
-    assert stored[0].token_hash == hashlib.sha256(token.encode()).hexdigest()
-    assert token not in stored[0].token_hash
+    assert "http://localhost/password/reset/••••" in notice.body
+    assert db.session.scalar(select(PasswordReset)).token_hash is None
+
+    run_jobs()
+    token = link_token(delivered_body(app, "password_reset"))
+    [stored] = db.session.scalars(select(PasswordReset)).all()
+    assert stored.token_hash == hashlib.sha256(token.encode()).hexdigest()
+    db.session.expire_all()
+    assert token not in db.session.get(SentNotice, notice.id).body
+    assert all(token not in str(item.payload) for item in db.session.scalars(select(OutboxItem)))
 
 
-def test_r_acc_1_reset_link_sets_the_password_and_ends_every_session(app, client, company_a):
+def test_r_acc_1_reset_link_sets_the_password_and_ends_every_session(app, client, company_a, requested_token):
     """Does using the link set the new password, mark the link used and log the user out everywhere?"""
     logged_in = make_client(app)
     login(logged_in, "a-member")
-    token = _requested_token(client)
+    token = requested_token()
     response = _reset(client, token)
     assert response.status_code == 302 and response.headers["Location"] == "/login"
     user = _user("a-member")
@@ -98,9 +113,9 @@ def test_r_acc_1_reset_link_sets_the_password_and_ends_every_session(app, client
     assert "password.reset" in [e.action for e in audit_actions("password.")]
 
 
-def test_r_acc_1_reset_link_is_single_use(client, company_a):
+def test_r_acc_1_reset_link_is_single_use(client, company_a, requested_token):
     """Is a link refused with a clear Japanese page the second time, changing nothing?"""
-    token = _requested_token(client)
+    token = requested_token()
     _reset(client, token)
     after_first = _user("a-member").password_hash
     replay_page = client.get(f"/password/reset/{token}")
@@ -120,9 +135,9 @@ def test_r_acc_1_reset_link_is_single_use(client, company_a):
     assert _user("a-member").password_hash == after_first
 
 
-def test_r_acc_1_reset_link_expires(app, client, company_a):
+def test_r_acc_1_reset_link_expires(app, client, company_a, requested_token):
     """Is a link older than PASSWORD_RESET_MINUTES refused, and the password unchanged?"""
-    token = _requested_token(client)
+    token = requested_token()
     reset = db.session.scalar(select(PasswordReset))
     reset.expires_at = now_utc() - timedelta(seconds=1)
     db.session.commit()
@@ -133,11 +148,12 @@ def test_r_acc_1_reset_link_expires(app, client, company_a):
     assert _user("a-member").password_hash == before
 
 
-def test_r_acc_1_reset_link_expiry_is_the_configured_minutes(app, client, company_a):
-    """Does a new link live exactly PASSWORD_RESET_MINUTES?"""
-    _requested_token(client)
+def test_r_acc_1_reset_link_expiry_is_the_configured_minutes(app, client, company_a, requested_token):
+    """Does a new link live exactly PASSWORD_RESET_MINUTES from the moment its mail was sent?"""
+    requested_token()
     reset = db.session.scalar(select(PasswordReset))
-    assert reset.expires_at - reset.created_at == timedelta(minutes=app.config["PASSWORD_RESET_MINUTES"])
+    sent_at = db.session.scalar(select(SentNotice.sent_at).where(SentNotice.kind == "password_reset"))
+    assert reset.expires_at - sent_at == timedelta(minutes=app.config["PASSWORD_RESET_MINUTES"])
 
 
 def test_unknown_and_malformed_tokens_are_refused(client, company_a):
@@ -148,19 +164,19 @@ def test_unknown_and_malformed_tokens_are_refused(client, company_a):
         assert "使用済みか、有効期限が切れています" in text(response)
 
 
-def test_weak_password_on_reset_is_refused_and_the_link_stays_usable(client, company_a):
+def test_weak_password_on_reset_is_refused_and_the_link_stays_usable(client, company_a, requested_token):
     """Does the reset apply the password rules, leaving the link unused after a refusal?"""
-    token = _requested_token(client)
+    token = requested_token()
     refused = _reset(client, token, "short")
     assert refused.status_code == 200 and "10文字以上" in text(refused)
     assert db.session.scalar(select(PasswordReset)).used_at is None
     assert _reset(client, token).status_code == 302
 
 
-def test_a_newer_link_voids_the_older_one(client, company_a):
+def test_a_newer_link_voids_the_older_one(client, company_a, requested_token):
     """When a user asks twice, does only the newest link work?"""
-    first = _requested_token(client)
-    second = _requested_token(client)
+    first = requested_token()
+    second = requested_token()
     assert client.get(f"/password/reset/{first}").status_code == 400
     assert client.get(f"/password/reset/{second}").status_code == 200
 

@@ -103,10 +103,10 @@ def suspended_users():
 @bp.post("/users/<int:user_id>/lift-suspension")
 @staff_required
 def lift_user_suspension(user_id: int):
-    """Lift a suspension: a new temporary password goes to the user by email. 404 / 409 otherwise."""
+    """Lift a suspension: a set-password link goes to the user by email. 404 / 409 otherwise."""
     user = accounts.lift_suspension(user_id, request_actor())
     db.session.commit()
-    flash(f"{user.name}（{user.login_id}）の停止を解除し、仮パスワードをメールで送りました。", "success")
+    flash(f"{user.name}（{user.login_id}）の停止を解除し、パスワード設定用のリンクをメールで送りました。", "success")
     back = request.form.get("next") or ""
     if not back.startswith("/admin/") or "//" in back or "\\" in back:
         back = url_for("admin.suspended_users")

@@ -25,7 +25,7 @@ from portal.blueprints.admin.forms import (
     MailFilterForm,
     RejectForm,
 )
-from portal.blueprints.guards import staff_required
+from portal.blueprints.guards import staff_admin_required, staff_required
 from portal.extensions import db, htmx
 from portal.models import Application, Company, SentNotice, User
 from portal.services import notify, onboarding
@@ -285,10 +285,11 @@ def company_detail(company_id: int):
 
 
 @bp.get("/mail")
-@staff_required
+@staff_admin_required
 def mail_outbox():
-    """Every notice the portal recorded (第3条), newest first, with its delivery state. With the file
-    backend (no MAIL_SERVER) this is where the demo's mail is read."""
+    """Every notice the portal recorded (第3条), newest first, with its delivery state; staff
+    administrators only (403 for other staff). A search word also matches the kinds' Japanese labels.
+    Secret links show masked: the mail itself (SMTP, or the file backend's folder) is the only copy."""
     form = MailFilterForm(request.args)
     query = select(SentNotice).order_by(SentNotice.created_at.desc(), SentNotice.id.desc())
     state = form.state.data
@@ -299,12 +300,15 @@ def mail_outbox():
     elif state == "error":
         query = query.where(SentNotice.error.is_not(None))
     if form.validate() and form.q.data:
-        like = f"%{_escape_like(form.q.data.strip())}%"
+        word = form.q.data.strip()
+        like = f"%{_escape_like(word)}%"
+        labelled = [kind for kind, label in notify.KIND_LABELS.items() if word in label]
         query = query.where(
             or_(
                 SentNotice.recipient.ilike(like, escape="\\"),
                 SentNotice.subject.ilike(like, escape="\\"),
                 SentNotice.kind.ilike(like, escape="\\"),
+                SentNotice.kind.in_(labelled),
             )
         )
     page = db.paginate(query, page=_page(), per_page=PER_PAGE, error_out=False)
@@ -313,9 +317,10 @@ def mail_outbox():
 
 
 @bp.get("/mail/<int:notice_id>")
-@staff_required
+@staff_admin_required
 def mail_detail(notice_id: int):
-    """One notice: recipient, subject, body, when it was sent or why not. 404 for an unknown id."""
+    """One notice: recipient, subject, body (secret links masked), when it was sent or why not.
+    403 for staff who are not administrators, 404 for an unknown id."""
     notice = db.session.get(SentNotice, notice_id)
     if notice is None:
         abort(404, "指定されたメールが見つかりません。")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, g, has_request_context, redirect, render_template, request, url_for
+from flask import current_app, flash, g, has_request_context, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from portal.blueprints.auth import bp
@@ -46,6 +46,14 @@ def _login_failed(response) -> bool:
     return bool(g.get("login_failed"))
 
 
+def _fresh_session() -> None:
+    """Forget everything the browser's session held: whatever was planted in it before a login
+    (session fixation) and Flask-WTF's CSRF secret, so a form token issued before the login or
+    logout is refused after it; the next page gets a new one."""
+    session.clear()
+    g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
+
+
 def _safe_next(target: str | None) -> str | None:
     """A same-site path from ?next=, never another host (open redirect)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
@@ -60,7 +68,8 @@ def _safe_next(target: str | None) -> str | None:
 )
 @limiter.limit(_config_value("LOGIN_LIMIT_PER_IP"), key_func=_ip_key, methods=["POST"], deduct_when=_login_failed)
 def login():
-    """Log in with user ID and password; a new server-side session on success.
+    """Log in with user ID and password; on success a new server-side session, and the browser's
+    session (with its CSRF token) starts empty.
 
     A wrong ID or password gives one generic message; too many failures for one ID or from one
     address give 429. An ID that may not log in (disabled, suspended, company blocked) is told so,
@@ -79,21 +88,25 @@ def login():
             db.session.commit()
             form.form_errors.append(exc.message)
         else:
+            next_url = _safe_next(request.args.get("next"))
             accounts.start_session(user, client_ip(), request.user_agent.string)
             db.session.commit()
+            _fresh_session()
             login_user(user)
             if accounts.password_change_reason(user):
                 return redirect(url_for("auth.change_password"))
-            return redirect(_safe_next(request.args.get("next")) or url_for("home.index"))
+            return redirect(next_url or url_for("home.index"))
     return render_template("auth/login.html", form=form)
 
 
 @bp.post("/logout")
 @login_required
 def logout():
-    """End the server-side session, so the old cookie is worthless."""
+    """End the server-side session, so the old cookie is worthless, and empty the browser's session
+    (a CSRF token from before is refused from now on)."""
     accounts.end_session(current_user.login_session.id)
     db.session.commit()
+    _fresh_session()
     logout_user()
     flash("ログアウトしました。", "success")
     return redirect(url_for("auth.login"))
@@ -159,6 +172,7 @@ def reset_password(token: str):
             return render_template("auth/reset_invalid.html", message=exc.message), 400
         else:
             db.session.commit()
+            _fresh_session()
             logout_user()
             flash("新しいパスワードを設定しました。新しいパスワードでログインしてください。", "success")
             return redirect(url_for("auth.login"))
