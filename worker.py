@@ -30,13 +30,6 @@ def die_with_parent(sig: int, parent: int) -> None:
         os.kill(os.getpid(), sig)
 
 
-class PortalWorker(Worker):
-    def main_work_horse(self, job, queue):
-        # A work-horse ignores SIGTERM (RQ's warm shutdown uses SIGRTMIN): it must be killed outright.
-        die_with_parent(signal.SIGKILL, os.getppid())
-        super().main_work_horse(job, queue)
-
-
 def build_worker(queues: list[str]) -> Worker:
     """An RQ worker on `queues` (none: all the portal's), in a process that has built the job app and
     decrypted the PKI keys: every forked work-horse inherits them instead of paying for them per job.
@@ -47,14 +40,14 @@ def build_worker(queues: list[str]) -> Worker:
         beat = app.config["WORKER_HEARTBEAT_SECONDS"]
     jobs.warm_up()
     # RQ waits for a job worker_ttl - 15 seconds, then beats.
-    return PortalWorker(queues, connection=connection, serializer=JSONSerializer, worker_ttl=beat + 15,
-                        job_monitoring_interval=beat)
+    return Worker(queues, connection=connection, serializer=JSONSerializer, worker_ttl=beat + 15,
+                  job_monitoring_interval=beat)
 
 
 def main(argv: list[str]) -> None:
     worker = build_worker(argv)
     parent = os.getpid()
-    # The scheduler child stops on SIGTERM, releasing its lock (a work-horse resets this to SIGKILL).
+    # On SIGTERM the scheduler child stops and releases its lock; a work-horse ends (RQ's default).
     os.register_at_fork(after_in_child=lambda: die_with_parent(signal.SIGTERM, parent))
     worker.work(with_scheduler=True)
 

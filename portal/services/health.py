@@ -4,22 +4,15 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable
-from datetime import UTC, timedelta
 from pathlib import Path
 
 from flask import current_app
 from rq import Worker
 from sqlalchemy import text
 
-from portal.clock import now_utc
 from portal.extensions import db
 from portal.services import pki_health
-from portal.services.outbox import redis_conn
-
-
-def worker_stale_after() -> timedelta:
-    """A worker is down once it missed two heartbeats (it beats every WORKER_HEARTBEAT_SECONDS)."""
-    return timedelta(seconds=2 * current_app.config["WORKER_HEARTBEAT_SECONDS"])
+from portal.services.outbox import redis_conn, worker_heartbeat_is_live
 
 
 def _database() -> dict:
@@ -49,13 +42,10 @@ def _worker() -> dict:
     beats = [w.last_heartbeat for w in Worker.all(connection=redis_conn()) if w.last_heartbeat]
     if not beats:
         raise RuntimeError("no worker has reported")
-    beats = [b if b.tzinfo else b.replace(tzinfo=UTC) for b in beats]
-    oldest_live = now_utc() - worker_stale_after()
-    live = [b for b in beats if b >= oldest_live]
+    live = [beat for beat in beats if worker_heartbeat_is_live(beat)]
     if not live:
         raise RuntimeError(f"last worker heartbeat at {max(beats).isoformat()}")
     return {"last_heartbeat": max(live).isoformat(), "live_workers": len(live)}
-
 
 CHECKS: dict[str, Callable[[], dict]] = {
     "database": _database,

@@ -15,13 +15,13 @@ import logging
 import os
 import secrets
 import socket
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue, Retry, get_current_job
+from rq import Queue, Retry, Worker, get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.executions import Execution
 from rq.job import Job, JobStatus
@@ -76,6 +76,15 @@ def job_is_alive(job_id: str) -> bool:
     return job.get_status(refresh=True) in LIVE_STATUSES
 
 
+def job_will_run_again(job_id: str) -> bool:
+    """True while RQ holds the job queued or scheduled (a retry after a failure is scheduled)."""
+    try:
+        job = Job.fetch(job_id, connection=redis_conn(), serializer=JSONSerializer)
+    except NoSuchJobError:
+        return False
+    return job.get_status(refresh=True) in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+
+
 def add(kind: str, ref_id: int, payload: dict | None = None) -> OutboxItem:
     """Record an intent; its job is enqueued when the current transaction commits."""
     if kind not in JOBS:
@@ -123,16 +132,36 @@ def claim_holder() -> str:
     return f"pid:{socket.gethostname()}:{os.getpid()}"
 
 
+def worker_heartbeat_is_live(last_heartbeat: datetime | None, now: datetime | None = None) -> bool:
+    """Workers beat every WORKER_HEARTBEAT_SECONDS, idle or busy: one whose last beat is older than two
+    beats is dead (or too stuck to be trusted with work)."""
+    if last_heartbeat is None:
+        return False
+    beat = last_heartbeat if last_heartbeat.tzinfo else last_heartbeat.replace(tzinfo=UTC)
+    return beat >= (now or now_utc()) - timedelta(seconds=2 * current_app.config["WORKER_HEARTBEAT_SECONDS"])
+
+
 def holder_is_gone(holder: str | None) -> bool:
-    """True when `holder` is an RQ execution Redis no longer has: RQ deleted it on seeing its
-    work-horse end, or its heartbeat stopped. A process outside RQ is never presumed gone."""
+    """True when `holder` is an RQ execution that is over: RQ deleted it on seeing its work-horse end
+    (or its heartbeat TTL ran out), or the worker running it stopped beating — a work-horse dies with
+    its worker. A process outside RQ is never presumed gone (only the stale rule applies to it)."""
     if not holder or not holder.startswith("rq:"):
         return False
-    execution = Execution.from_composite_key(holder.removeprefix("rq:"), connection=redis_conn())
+    connection = redis_conn()
+    execution = Execution.from_composite_key(holder.removeprefix("rq:"), connection=connection)
     try:
-        return not redis_conn().exists(execution.key)
-    except RedisError:  # unknown is not gone: the stale rule still applies
+        execution.refresh()
+    except ValueError:  # no such execution in Redis any more
+        return True
+    except RedisError:  # unknown is not gone
         return False
+    if not execution.worker_name:
+        return False
+    try:
+        worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + execution.worker_name, connection)
+    except RedisError:
+        return False
+    return worker is None or not worker_heartbeat_is_live(worker.last_heartbeat)
 
 
 def claim(item_id: int, now: datetime | None = None) -> OutboxItem | None:
@@ -194,20 +223,22 @@ def release_after_failure(item_id: int, error: BaseException, holder: str) -> No
 
 
 def reconcile(now: datetime | None = None) -> int:
-    """Re-enqueue intents whose job is gone (worker killed, Redis flushed). Returns how many."""
+    """Re-enqueue intents whose job is gone (worker killed, Redis flushed): a pending one after
+    OUTBOX_STALE_SECONDS; a running one as soon as its holder is gone, unless RQ is about to retry it,
+    else after OUTBOX_STALE_SECONDS. Returns how many."""
     now = now or now_utc()
     stale_before = now - timedelta(seconds=current_app.config["OUTBOX_STALE_SECONDS"])
     rows = db.session.scalars(
         select(OutboxItem).where(
             or_(
                 (OutboxItem.status == "pending") & (OutboxItem.created_at < stale_before),
-                (OutboxItem.status == "running") & (OutboxItem.claimed_at < stale_before),
+                OutboxItem.status == "running",
             )
         )
     ).all()
     count = 0
     for item in rows:
-        if job_is_alive(item.job_id) and item.status == "pending":
+        if not _job_lost(item, stale_before):
             continue
         func_path, queue_name = JOBS[item.kind]
         # A fresh job id: RQ may still hold a dead job under the old one.
@@ -216,3 +247,11 @@ def reconcile(now: datetime | None = None) -> int:
         item.enqueued_at = now
         count += 1
     return count
+
+
+def _job_lost(item: OutboxItem, stale_before: datetime) -> bool:
+    if item.status == "pending":
+        return not job_is_alive(item.job_id)
+    if item.claimed_at is None or item.claimed_at < stale_before:
+        return True
+    return holder_is_gone(item.claimed_by) and not job_will_run_again(item.job_id)

@@ -10,10 +10,11 @@ from uuid import uuid4
 
 import pytest
 from redis import Redis
-from rq import Queue
+from rq import Queue, SimpleWorker
 from rq.executions import Execution
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from rq.serializers import JSONSerializer
+from rq.utils import utcformat
 from sqlalchemy import create_engine, func, select, update
 
 from config import normalize_database_url
@@ -349,3 +350,51 @@ def test_r_case_3_run_whose_claim_was_taken_over_records_nothing(target, portal_
     assert db.session.scalar(select(Party).where(Party.case_id == case_id, Party.position == 1)).status == "signing"
     assert not db.session.scalars(select(Document).where(Document.role == "signed")).all()
     assert not db.session.scalars(select(AuditEvent).where(AuditEvent.action == "signed")).all()
+
+
+def _held_by_worker(app, item_id: int) -> tuple[SimpleWorker, Execution]:
+    """The intent claimed by an RQ execution on a registered worker with a fresh heartbeat."""
+    connection = Redis.from_url(app.config["REDIS_URL"])
+    worker = SimpleWorker(["signing"], connection=connection, serializer=JSONSerializer)
+    worker.register_birth()
+    worker.heartbeat()
+    execution = Execution(uuid4().hex, "sign-held-job", connection=connection, worker_name=worker.name)
+    execution.save(ttl=300)
+    row = db.session.get(OutboxItem, item_id)
+    row.status, row.claimed_at, row.claimed_by = "running", now_utc(), f"rq:{execution.composite_key}"
+    db.session.commit()
+    return worker, execution
+
+
+def _stop_beating(app, worker: SimpleWorker) -> None:
+    """What a worker killed with SIGKILL leaves: its last heartbeat ages (RQ keeps the key ~85 s more)."""
+    last = now_utc() - timedelta(seconds=2 * app.config["WORKER_HEARTBEAT_SECONDS"] + 1)
+    worker.connection.hset(worker.key, "last_heartbeat", utcformat(last))
+
+
+def test_r_case_3_claim_whose_worker_stopped_beating_is_taken_over(app, pair):
+    """While the worker running the claiming execution beats, is the intent left alone — and once that
+    worker missed two heartbeats (killed with its work-horse), is it taken over though RQ still lists
+    the execution?"""
+    case_id = _sent_case(pair)
+    item_id = _agree(pair[0], case_id).id
+    worker, _execution = _held_by_worker(app, item_id)
+    assert jobs.sign_party(item_id) == "not claimed"
+    _stop_beating(app, worker)
+    assert jobs.sign_party(item_id) == "signed"
+
+
+def test_r_case_3_reconciler_reenqueues_an_intent_whose_worker_died_without_waiting(app, pair):
+    """Does the reconciler leave a freshly claimed intent alone while its worker beats, and re-enqueue it
+    as soon as that worker stopped beating — not only after OUTBOX_STALE_SECONDS?"""
+    case_id = _sent_case(pair)
+    item_id = _agree(pair[0], case_id).id
+    Queue("signing", connection=Redis.from_url(app.config["REDIS_URL"]), serializer=JSONSerializer).empty()
+    worker, _execution = _held_by_worker(app, item_id)
+    assert outbox.reconcile() == 0
+    _stop_beating(app, worker)
+    assert outbox.reconcile() == 1
+    db.session.commit()
+    work(app)
+    assert _outbox_row(item_id).status == "done"
+    assert len(db.session.scalars(select(AuditEvent).where(AuditEvent.action == "signed")).all()) == 1

@@ -15,13 +15,23 @@ from datetime import timedelta
 import pytest
 from redis import Redis
 from rq import Worker
+from rq.executions import Execution
+from sqlalchemy import select
 
 from portal.clock import now_utc
+from portal.extensions import db
+from portal.models import AuditEvent, Document
+from portal.services import outbox
 from tests.conftest import HEALTHZ_TOKEN
-from tests.jobs.conftest import ROOT, children
+from tests.jobs.conftest import ROOT, WorkerProcess, children
+from tests.jobs.test_signing_jobs import _agree, _outbox_row, _sent_case
+from tests.web.cases_support import certified_company
 
 BEAT = 2  # WORKER_HEARTBEAT_SECONDS in these tests (10 in production)
 DOWN_WITHIN = 30  # seconds after the first missed heartbeat
+# Seconds from the kill to the case signed by another worker, with the reconciler run every second: two
+# missed beats, then the signing. RQ forgets the dead worker's execution only after ~60 s.
+TAKEN_OVER_WITHIN = 30
 
 
 @pytest.fixture
@@ -116,3 +126,52 @@ def test_make_run_stops_everything_with_a_message_when_the_worker_is_killed(targ
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         run.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_r_case_3_worker_killed_mid_signing_is_taken_over_by_another_worker(target, portal_pki, worker_process,
+                                                                           tmp_path):
+    """If the whole worker running a signing job is killed with SIGKILL (not only its work-horse), does its
+    work-horse die with it, and does the reconciler hand the intent to the other live worker once the
+    dead one missed two heartbeats — the case signed exactly once, within 30 s rather than after RQ's
+    ~60 s execution TTL or OUTBOX_STALE_SECONDS?"""
+    app, env, _store = target
+    connection = Redis.from_url(app.config["REDIS_URL"])
+    other = WorkerProcess(env, tmp_path / "other-worker.log")
+    try:
+        other.registered(connection)
+        kou = certified_company("甲建設株式会社", "kou").id
+        otsu = certified_company("乙工務店株式会社", "otsu").id
+        case_id = _sent_case((kou, otsu))
+        item_id = _agree(kou, case_id).id
+        deadline = time.monotonic() + 60
+        while _outbox_row(item_id).status != "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        holder = Execution.from_composite_key(_outbox_row(item_id).claimed_by.removeprefix("rq:"), connection)
+        holder.refresh()
+        running = {w.name: w.pid for w in Worker.all(connection=connection)}[holder.worker_name]
+        dying = next(w for w in (worker_process, other) if w.pid == running)
+        time.sleep(0.3)
+        horse = dying.horse_pid()
+        assert horse is not None, "the signing job ended before the kill"
+
+        os.kill(dying.pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        while _alive(horse):
+            assert time.monotonic() - killed_at < 5, "the work-horse outlived its worker"
+            time.sleep(0.05)
+        assert _outbox_row(item_id).status == "running"
+        while _outbox_row(item_id).status != "done":  # the reconciler, as cron runs it (every minute there)
+            assert time.monotonic() - killed_at < TAKEN_OVER_WITHIN
+            outbox.reconcile()
+            db.session.commit()
+            time.sleep(1)
+        print(f"\nkill -9 of the whole worker → signed by the other: {time.monotonic() - killed_at:.1f} s")
+    finally:
+        other.stop()
+    row = _outbox_row(item_id)  # done by the other worker, not by an orphaned work-horse
+    assert row.attempts == 2 and row.claimed_by != f"rq:{holder.composite_key}"
+    assert len(db.session.scalars(select(Document).where(Document.case_id == case_id,
+                                                         Document.role == "signed")).all()) == 1
+    assert len(db.session.scalars(select(AuditEvent).where(AuditEvent.action == "signed")).all()) == 1
