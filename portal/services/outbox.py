@@ -132,13 +132,20 @@ def claim_holder() -> str:
     return f"pid:{socket.gethostname()}:{os.getpid()}"
 
 
+HEARTBEAT_SLACK = timedelta(seconds=5)  # a beat may come late on a busy machine
+
+
+def worker_dead_after() -> timedelta:
+    """Workers beat every WORKER_HEARTBEAT_SECONDS, idle or busy: one that missed two beats (and the
+    slack) is dead, or too stuck to be trusted with work."""
+    return 2 * timedelta(seconds=current_app.config["WORKER_HEARTBEAT_SECONDS"]) + HEARTBEAT_SLACK
+
+
 def worker_heartbeat_is_live(last_heartbeat: datetime | None, now: datetime | None = None) -> bool:
-    """Workers beat every WORKER_HEARTBEAT_SECONDS, idle or busy: one whose last beat is older than two
-    beats is dead (or too stuck to be trusted with work)."""
     if last_heartbeat is None:
         return False
     beat = last_heartbeat if last_heartbeat.tzinfo else last_heartbeat.replace(tzinfo=UTC)
-    return beat >= (now or now_utc()) - timedelta(seconds=2 * current_app.config["WORKER_HEARTBEAT_SECONDS"])
+    return beat >= (now or now_utc()) - worker_dead_after()
 
 
 def holder_is_gone(holder: str | None) -> bool:

@@ -20,7 +20,7 @@ from portal.models import Case, Document, Party, PurgeRecord, PurgeRun
 from portal.rules.retention import completed_case_delete_on
 from portal.services.storage import LocalStore, sha256_hex
 from tests import factories
-from tests.jobs.conftest import ROOT
+from tests.jobs.processes import ROOT
 
 TODAY = date(2031, 6, 1)
 DUE, KEEP, HELD = 1200, 200, 5

@@ -10,7 +10,7 @@ from uuid import uuid4
 
 import pytest
 from redis import Redis
-from rq import Queue, SimpleWorker
+from rq import Queue, SimpleWorker, Worker
 from rq.executions import Execution
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from rq.serializers import JSONSerializer
@@ -25,6 +25,7 @@ from portal.models import AuditEvent, Case, Certificate, Company, Document, Outb
 from portal.services import cases, certificates, outbox
 from portal.services.storage import get_store
 from portal.services.verification import verify_pdf
+from tests.jobs.processes import WorkerProcess, alive
 from tests.web.cases_support import certified_company, draft_via_service, fresh, work
 
 
@@ -260,6 +261,15 @@ def test_r_case_5_a_repeated_job_sends_no_second_notice(app, pair):
 
 KILL_AFTER = 0.3  # seconds into the signing job
 SIGNED_WITHIN = 15  # seconds from the kill: RQ's first retry comes after 5 s
+BEAT = 2  # WORKER_HEARTBEAT_SECONDS of the workers started here (10 in production)
+# Seconds from the kill to the case signed by another worker, with the reconciler run every second: two
+# missed beats and 5 s of slack, then the signing. RQ forgets the dead worker's execution only after ~60 s.
+TAKEN_OVER_WITHIN = 30
+
+
+@pytest.fixture
+def other_process_settings() -> dict:
+    return {"WORKER_HEARTBEAT_SECONDS": BEAT}
 
 
 def _outbox_row(item_id: int) -> OutboxItem:
@@ -368,7 +378,7 @@ def _held_by_worker(app, item_id: int) -> tuple[SimpleWorker, Execution]:
 
 def _stop_beating(app, worker: SimpleWorker) -> None:
     """What a worker killed with SIGKILL leaves: its last heartbeat ages (RQ keeps the key ~85 s more)."""
-    last = now_utc() - timedelta(seconds=2 * app.config["WORKER_HEARTBEAT_SECONDS"] + 1)
+    last = now_utc() - outbox.worker_dead_after() - timedelta(seconds=1)
     worker.connection.hset(worker.key, "last_heartbeat", utcformat(last))
 
 
@@ -397,4 +407,53 @@ def test_r_case_3_reconciler_reenqueues_an_intent_whose_worker_died_without_wait
     db.session.commit()
     work(app)
     assert _outbox_row(item_id).status == "done"
+    assert len(db.session.scalars(select(AuditEvent).where(AuditEvent.action == "signed")).all()) == 1
+
+
+@pytest.mark.slow
+def test_r_case_3_worker_killed_mid_signing_is_taken_over_by_another_worker(target, portal_pki, worker_process,
+                                                                           tmp_path):
+    """If the whole worker running a signing job is killed with SIGKILL (not only its work-horse), does its
+    work-horse die with it, and does the reconciler hand the intent to the other live worker once the
+    dead one missed two heartbeats — the case signed exactly once, within 30 s rather than after RQ's
+    ~60 s execution TTL or OUTBOX_STALE_SECONDS?"""
+    app, env, _store = target
+    connection = Redis.from_url(app.config["REDIS_URL"])
+    other = WorkerProcess(env, tmp_path / "other-worker.log")
+    try:
+        other.registered(connection)
+        kou = certified_company("甲建設株式会社", "kou").id
+        otsu = certified_company("乙工務店株式会社", "otsu").id
+        case_id = _sent_case((kou, otsu))
+        item_id = _agree(kou, case_id).id
+        deadline = time.monotonic() + 60
+        while _outbox_row(item_id).status != "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        holder = Execution.from_composite_key(_outbox_row(item_id).claimed_by.removeprefix("rq:"), connection)
+        holder.refresh()
+        running = {w.name: w.pid for w in Worker.all(connection=connection)}[holder.worker_name]
+        dying = next(w for w in (worker_process, other) if w.pid == running)
+        time.sleep(0.3)
+        horse = dying.horse_pid()
+        assert horse is not None, "the signing job ended before the kill"
+
+        os.kill(dying.pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        while alive(horse):
+            assert time.monotonic() - killed_at < 5, "the work-horse outlived its worker"
+            time.sleep(0.05)
+        assert _outbox_row(item_id).status == "running"
+        while _outbox_row(item_id).status != "done":  # the reconciler, as cron runs it (every minute there)
+            assert time.monotonic() - killed_at < TAKEN_OVER_WITHIN
+            outbox.reconcile()
+            db.session.commit()
+            time.sleep(1)
+        print(f"\nkill -9 of the whole worker → signed by the other: {time.monotonic() - killed_at:.1f} s")
+    finally:
+        other.stop()
+    row = _outbox_row(item_id)  # done by the other worker, not by an orphaned work-horse
+    assert row.attempts == 2 and row.claimed_by != f"rq:{holder.composite_key}"
+    assert len(db.session.scalars(select(Document).where(Document.case_id == case_id,
+                                                         Document.role == "signed")).all()) == 1
     assert len(db.session.scalars(select(AuditEvent).where(AuditEvent.action == "signed")).all()) == 1

@@ -15,23 +15,13 @@ from datetime import timedelta
 import pytest
 from redis import Redis
 from rq import Worker
-from rq.executions import Execution
-from sqlalchemy import select
 
 from portal.clock import now_utc
-from portal.extensions import db
-from portal.models import AuditEvent, Document
-from portal.services import outbox
 from tests.conftest import HEALTHZ_TOKEN
-from tests.jobs.conftest import ROOT, WorkerProcess, children
-from tests.jobs.test_signing_jobs import _agree, _outbox_row, _sent_case
-from tests.web.cases_support import certified_company
+from tests.jobs.processes import ROOT, alive, descendants
 
 BEAT = 2  # WORKER_HEARTBEAT_SECONDS in these tests (10 in production)
 DOWN_WITHIN = 30  # seconds after the first missed heartbeat
-# Seconds from the kill to the case signed by another worker, with the reconciler run every second: two
-# missed beats, then the signing. RQ forgets the dead worker's execution only after ~60 s.
-TAKEN_OVER_WITHIN = 30
 
 
 @pytest.fixture
@@ -76,21 +66,6 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _descendants(pid: int) -> set[int]:
-    found = set()
-    for child in children(pid):
-        found |= {child} | _descendants(child)
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 @pytest.mark.slow
 def test_make_run_stops_everything_with_a_message_when_the_worker_is_killed(target, portal_pki, tmp_path):
     """If the worker that `make run` started from the Procfile is killed with SIGKILL, do web, worker and
@@ -107,7 +82,7 @@ def test_make_run_stops_everything_with_a_message_when_the_worker_is_killed(targ
         while not (workers := Worker.all(connection=connection)):
             assert time.monotonic() < deadline and run.poll() is None, log.read_text()[-3000:]
             time.sleep(0.2)
-        processes = _descendants(run.pid)
+        processes = descendants(run.pid)
         assert workers[0].pid in processes and len(processes) >= 5  # honcho, web, worker, its scheduler, cron
 
         os.kill(workers[0].pid, signal.SIGKILL)
@@ -120,58 +95,9 @@ def test_make_run_stops_everything_with_a_message_when_the_worker_is_killed(targ
         assert re.search(r"worker\.1 stopped \(rc=(-9|137)\)", output)  # 137: SIGKILL, as honcho's shell reports it
         assert "Ukeoi has stopped" in output and "make run" in output
         time.sleep(1)
-        assert not {pid for pid in processes if _alive(pid)}
+        assert not {pid for pid in processes if alive(pid)}
     finally:
         for pid in {run.pid} | processes:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         run.wait(timeout=30)
-
-
-@pytest.mark.slow
-def test_r_case_3_worker_killed_mid_signing_is_taken_over_by_another_worker(target, portal_pki, worker_process,
-                                                                           tmp_path):
-    """If the whole worker running a signing job is killed with SIGKILL (not only its work-horse), does its
-    work-horse die with it, and does the reconciler hand the intent to the other live worker once the
-    dead one missed two heartbeats — the case signed exactly once, within 30 s rather than after RQ's
-    ~60 s execution TTL or OUTBOX_STALE_SECONDS?"""
-    app, env, _store = target
-    connection = Redis.from_url(app.config["REDIS_URL"])
-    other = WorkerProcess(env, tmp_path / "other-worker.log")
-    try:
-        other.registered(connection)
-        kou = certified_company("甲建設株式会社", "kou").id
-        otsu = certified_company("乙工務店株式会社", "otsu").id
-        case_id = _sent_case((kou, otsu))
-        item_id = _agree(kou, case_id).id
-        deadline = time.monotonic() + 60
-        while _outbox_row(item_id).status != "running":
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        holder = Execution.from_composite_key(_outbox_row(item_id).claimed_by.removeprefix("rq:"), connection)
-        holder.refresh()
-        running = {w.name: w.pid for w in Worker.all(connection=connection)}[holder.worker_name]
-        dying = next(w for w in (worker_process, other) if w.pid == running)
-        time.sleep(0.3)
-        horse = dying.horse_pid()
-        assert horse is not None, "the signing job ended before the kill"
-
-        os.kill(dying.pid, signal.SIGKILL)
-        killed_at = time.monotonic()
-        while _alive(horse):
-            assert time.monotonic() - killed_at < 5, "the work-horse outlived its worker"
-            time.sleep(0.05)
-        assert _outbox_row(item_id).status == "running"
-        while _outbox_row(item_id).status != "done":  # the reconciler, as cron runs it (every minute there)
-            assert time.monotonic() - killed_at < TAKEN_OVER_WITHIN
-            outbox.reconcile()
-            db.session.commit()
-            time.sleep(1)
-        print(f"\nkill -9 of the whole worker → signed by the other: {time.monotonic() - killed_at:.1f} s")
-    finally:
-        other.stop()
-    row = _outbox_row(item_id)  # done by the other worker, not by an orphaned work-horse
-    assert row.attempts == 2 and row.claimed_by != f"rq:{holder.composite_key}"
-    assert len(db.session.scalars(select(Document).where(Document.case_id == case_id,
-                                                         Document.role == "signed")).all()) == 1
-    assert len(db.session.scalars(select(AuditEvent).where(AuditEvent.action == "signed")).all()) == 1
