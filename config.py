@@ -81,6 +81,11 @@ class Config:
     RQ_QUEUES = ["signing", "default", "maintenance"]
     JOB_RETRY_INTERVALS = [5, 30, 120, 600]
     OUTBOX_STALE_SECONDS = _env_int("OUTBOX_STALE_SECONDS", 120)
+    # A worker writes its heartbeat into Redis this often, idle or busy; /healthz reports the workers
+    # down after two missed beats and 5 s.
+    WORKER_HEARTBEAT_SECONDS = _env_int("WORKER_HEARTBEAT_SECONDS", 10)
+    # A monitor sending `Authorization: Bearer <HEALTHZ_TOKEN>` gets /healthz's details; unset: staff only.
+    HEALTHZ_TOKEN = os.environ.get("HEALTHZ_TOKEN", "")
     PURGE_BATCH_SIZE = _env_int("PURGE_BATCH_SIZE", 500)
     # A store object no document references is removed only when not written or touched for this long:
     # an upload may be in flight (its bytes are stored, or the same stored bytes touched, before its row

@@ -54,17 +54,21 @@ def _run_claimed(
     outbox_id: int, work: Callable[[int], T], on_failure: Callable[[int, Exception], None] | None = None
 ) -> T | str:
     """Claim an outbox intent, do `work(ref_id)`, mark the intent done and commit — or, on failure,
-    put the intent back to pending and re-raise so RQ retries. A duplicate job claims nothing."""
+    put the intent back to pending and re-raise so RQ retries. A duplicate job claims nothing; a run
+    whose claim was taken over meanwhile rolls its work back."""
     item = outbox.claim(outbox_id)
     if item is None:
         return "not claimed"
-    ref_id = item.ref_id
+    ref_id, holder = item.ref_id, item.claimed_by or ""
     try:
         result = work(ref_id)
-        outbox.finish(item)
+        outbox.finish_claimed(outbox_id, holder)
         db.session.commit()
+    except outbox.ClaimLost:  # presumed dead and taken over: the other run records the work
+        db.session.rollback()
+        return "taken over"
     except Exception as exc:  # RQ must see the failure: put the intent back, then re-raise
-        outbox.release_after_failure(outbox_id, exc)
+        outbox.release_after_failure(outbox_id, exc, holder)
         if on_failure is not None:
             on_failure(ref_id, exc)
             db.session.commit()

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make run`: everything one machine needs, then web + worker + cron under honcho. Ctrl-C stops all.
+# `make run`: everything one machine needs, then web + worker + cron under honcho. Ctrl-C stops all;
+# so does the end of any one of them (scripts/processes.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,4 +49,4 @@ ${logins}
   Ctrl-C stops web, worker and cron.
 
 MSG
-.venv/bin/honcho start
+bash scripts/processes.sh

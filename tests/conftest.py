@@ -198,3 +198,26 @@ def portal_pki(app):
         pki.root_key_bits = pki.ca_key_bits = pki.company_key_bits = 2048
         pki.init()
     return pki
+
+
+HEALTHZ_TOKEN = "monitor-token-0123456789abcdef"  # noqa: S105  (tests only)
+
+
+@pytest.fixture
+def healthz_token(app, monkeypatch):
+    """HEALTHZ_TOKEN configured; returns the headers of a monitor that sends it (sees /healthz's details)."""
+    monkeypatch.setitem(app.config, "HEALTHZ_TOKEN", HEALTHZ_TOKEN)
+    return {"Authorization": f"Bearer {HEALTHZ_TOKEN}"}
+
+
+@pytest.fixture
+def live_worker(app):
+    """A worker registered in RQ's worker registry with a fresh heartbeat."""
+    from rq import SimpleWorker
+    from rq.serializers import JSONSerializer
+
+    worker = SimpleWorker(["default"], connection=Redis.from_url(app.config["REDIS_URL"]), serializer=JSONSerializer)
+    worker.register_birth()
+    worker.heartbeat()
+    yield worker
+    worker.register_death()

@@ -1,11 +1,12 @@
 """Access decorators. Each view states who may call it; services check the company again."""
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import abort
+from flask import abort, current_app, request
 from flask_login import current_user, login_required
 
 Role = str
@@ -44,3 +45,14 @@ def writable_required(view: Callable) -> Callable:
         return view(*args, **kwargs)
 
     return wrapped
+
+
+def may_read_health_details() -> bool:
+    """/healthz details (key expiry, free disk, database kind, heartbeats) are for logged-in staff and
+    for a monitor that sends `Authorization: Bearer <HEALTHZ_TOKEN>`; everyone else sees only ok."""
+    if current_user.is_authenticated and current_user.is_staff:
+        return True
+    token = current_app.config.get("HEALTHZ_TOKEN") or ""
+    scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
+    # compare_digest: the time taken does not tell how much of a guessed token was right.
+    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(sent.strip().encode(), token.encode())

@@ -27,5 +27,8 @@ class OutboxItem(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Who holds a running row: "rq:<job id>:<execution id>" (the execution RQ keeps in Redis while its
+    # work-horse lives) or "pid:<host>:<pid>" outside RQ. A retry takes over a row whose holder is gone.
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     error: Mapped[str | None] = mapped_column(Text)

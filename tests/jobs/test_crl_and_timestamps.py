@@ -21,9 +21,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyhanko.sign.timestamps import HTTPTimeStamper
 from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
-from redis import Redis
-from rq import SimpleWorker
-from rq.serializers import JSONSerializer
 from sqlalchemy import select
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
@@ -254,19 +251,10 @@ def test_r_case_3_tsa_route_is_rate_limited(app, client, portal_pki, monkeypatch
 # ---------------------------------------------------------------------- startup check
 
 
-@pytest.fixture
-def live_worker(app):
-    worker = SimpleWorker(["default"], connection=Redis.from_url(app.config["REDIS_URL"]), serializer=JSONSerializer)
-    worker.register_birth()
-    worker.heartbeat()
-    yield worker
-    worker.register_death()
-
-
-def test_r_acc_4_healthz_reports_pki_ok_after_a_real_timestamp(client, portal_pki, live_worker):
+def test_r_acc_4_healthz_reports_pki_ok_after_a_real_timestamp(client, portal_pki, live_worker, healthz_token):
     """With readable keys, a current CRL and the internal TSA answering, is /healthz 200 with a pki check that
     names the TSA and the certificates' expiry?"""
-    response = client.get("/healthz")
+    response = client.get("/healthz", headers=healthz_token)
     body = response.get_json()
     assert response.status_code == 200, body
     pki = body["checks"]["pki"]
@@ -274,21 +262,23 @@ def test_r_acc_4_healthz_reports_pki_ok_after_a_real_timestamp(client, portal_pk
     assert set(pki["not_after"]) == {"root-ca", "issuing-ca", "tsa"}
 
 
-def test_r_acc_4_healthz_fails_when_the_keys_cannot_be_read(app, client, portal_pki, live_worker, monkeypatch):
+def test_r_acc_4_healthz_fails_when_the_keys_cannot_be_read(app, client, portal_pki, live_worker, monkeypatch,
+                                                            healthz_token):
     """With the wrong passphrase configured, is /healthz 503 with the pki check naming the unreadable keys?"""
     wrong = PortalPKI(portal_pki.directory, b"not the passphrase", "http://localhost")
     monkeypatch.setitem(app.extensions, "ukeoi_pki", wrong)
     monkeypatch.delitem(app.extensions, "ukeoi_internal_tsa", raising=False)
-    response = client.get("/healthz")
+    response = client.get("/healthz", headers=healthz_token)
     assert response.status_code == 503
     check = response.get_json()["checks"]["pki"]
     assert check["ok"] is False and "cannot be decrypted" in check["error"]
 
 
-def test_r_acc_4_healthz_fails_when_the_configured_tsa_is_silent(app, client, portal_pki, live_worker, monkeypatch):
+def test_r_acc_4_healthz_fails_when_the_configured_tsa_is_silent(app, client, portal_pki, live_worker, monkeypatch,
+                                                                 healthz_token):
     """With TSA_URLS naming a TSA that does not answer, is the pki check failed with the TSA named?"""
     monkeypatch.setitem(app.config, "TSA_URLS", ["http://127.0.0.1:9/"])
-    response = client.get("/healthz")
+    response = client.get("/healthz", headers=healthz_token)
     assert response.status_code == 503
     check = response.get_json()["checks"]["pki"]
     assert check["ok"] is False and "tsa:" in check["error"]

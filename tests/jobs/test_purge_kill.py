@@ -11,19 +11,17 @@ import sys
 import textwrap
 import time
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, func, insert, select, text
 
-from portal import create_app
 from portal.extensions import db
 from portal.models import Case, Document, Party, PurgeRecord, PurgeRun
 from portal.rules.retention import completed_case_delete_on
 from portal.services.storage import LocalStore, sha256_hex
 from tests import factories
+from tests.jobs.processes import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 TODAY = date(2031, 6, 1)
 DUE, KEEP, HELD = 1200, 200, 5
 BATCH = 20
@@ -62,44 +60,8 @@ RUNNER = textwrap.dedent(
 
 
 @pytest.fixture
-def target(app, tmp_path):
-    """An app on a database another process can open: the PostgreSQL test database when the suite
-    runs on PostgreSQL, else a SQLite file; with its own store folder."""
-    url = app.config["SQLALCHEMY_DATABASE_URI"]
-    if not url.startswith("postgresql"):
-        url = f"sqlite:///{tmp_path / 'kill.db'}"
-    store = tmp_path / "store"
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "STORAGE_URL": f"file://{store}",
-        "REDIS_URL": app.config["REDIS_URL"],
-        "SECRET_KEY": "kill-test-secret",
-        "PKI_PASSPHRASE": "kill-test-pki",
-        "UKEOI_INSTANCE": str(tmp_path / "instance"),
-        "PURGE_BATCH_SIZE": str(BATCH),
-        "PURGE_ORPHAN_MIN_AGE_SECONDS": "3600",
-        "PYTHONPATH": str(ROOT),
-    }
-    own = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": env["SECRET_KEY"],
-            "PKI_PASSPHRASE": env["PKI_PASSPHRASE"],
-            "SQLALCHEMY_DATABASE_URI": url,
-            "STORAGE_URL": env["STORAGE_URL"],
-            "REDIS_URL": env["REDIS_URL"],
-            "RATELIMIT_STORAGE_URI": env["REDIS_URL"],
-            "MAIL_SERVER": None,
-            "MAIL_FILE_PATH": str(tmp_path / "mail"),
-            "PURGE_BATCH_SIZE": BATCH,
-        }
-    )
-    with own.app_context():
-        db.create_all()
-        yield own, env, LocalStore(store)
-        db.session.remove()
-        db.engine.dispose()
+def other_process_settings() -> dict:
+    return {"PURGE_BATCH_SIZE": BATCH, "PURGE_ORPHAN_MIN_AGE_SECONDS": 3600}
 
 
 def _bulk_cases(store: LocalStore, parties, count: int, completed_on: date, prefix: str,

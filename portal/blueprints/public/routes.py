@@ -1,5 +1,6 @@
 from flask import abort, current_app, jsonify, redirect, render_template, request, session, url_for
 
+from portal.blueprints.guards import may_read_health_details
 from portal.blueprints.public import bp
 from portal.blueprints.public.forms import ApplicationForm
 from portal.extensions import db, limiter
@@ -20,9 +21,11 @@ def privacy():
 
 @bp.get("/healthz")
 def healthz():
-    """JSON status of the database, Redis, the store and the worker heartbeat; 503 when one is down."""
+    """`{"ok": true}` with 200, or `{"ok": false}` with 503 when the database, Redis, the store, the worker
+    heartbeat or the PKI fails; each check's details only for staff or a HEALTHZ_TOKEN bearer."""
     report = health.check()
-    return jsonify(report), 200 if report["ok"] else 503
+    body = report if may_read_health_details() else {"ok": report["ok"]}
+    return jsonify(body), 200 if report["ok"] else 503
 
 
 def _apply_limit() -> str:
