@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'b3c1d2e4f5a6'
-down_revision = '74a454e42db0'
+down_revision = 'c4d8e1a7b2f3'
 branch_labels = None
 depends_on = None
 
