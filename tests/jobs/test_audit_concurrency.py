@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import time
 
 import pytest
 from sqlalchemy import func, select
@@ -73,3 +74,33 @@ def test_r_case_4_chain_stays_intact_when_processes_and_threads_append_at_once(s
         db.session.remove()
         db.engine.dispose()
     assert (appended, problems) == (PROCESSES * THREADS * EVENTS_PER_THREAD, [])
+
+
+def test_r_case_4_an_append_waiting_to_commit_holds_up_no_reader(shared_url):
+    """While one transaction has appended and not yet committed (so it holds the chain), does a
+    reader elsewhere get its answer at once instead of waiting for the lock?"""
+    app = app_for(shared_url)
+    appended, release = threading.Event(), threading.Event()
+
+    def append_and_wait() -> None:
+        with app.app_context():
+            audit.record("test.holding")
+            appended.set()
+            release.wait(30)
+            db.session.commit()
+
+    writer = threading.Thread(target=append_and_wait)
+    writer.start()
+    try:
+        assert appended.wait(30)
+        with app.app_context():
+            started = time.monotonic()
+            seen = db.session.scalar(select(func.count(AuditEvent.id)))
+            waited = time.monotonic() - started
+            db.session.remove()
+    finally:
+        release.set()
+        writer.join()
+    with app.app_context():
+        db.engine.dispose()
+    assert (seen, waited < 2) == (0, True)
