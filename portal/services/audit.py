@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select, text
+from sqlalchemy import Connection, select, text
 
 from portal.clock import now_utc
 from portal.extensions import db
@@ -60,8 +62,7 @@ def record(
     now: datetime | None = None,
 ) -> AuditEvent:
     """Append one event to the chain (flushes; the caller commits)."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
+    _lock_chain()
     prev = db.session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
     instant = (now or now_utc()).replace(microsecond=0)
     event = AuditEvent(
@@ -80,6 +81,27 @@ def record(
     db.session.add(event)
     db.session.flush()
     return event
+
+
+def _lock_chain() -> None:
+    """Hold the chain until this transaction ends, so that no other writer, in this process or
+    another one (gunicorn workers, RQ, cron), reads the same last hash and forks the chain.
+
+    Reads elsewhere are not held up: PostgreSQL's advisory lock only stops other appenders, and
+    SQLite in WAL mode lets readers read while the one writer writes."""
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        # Taken before the head is read; in READ COMMITTED that read then sees the last holder's commit.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
+    elif connection.dialect.name == "sqlite" and not _sqlite(connection).in_transaction:
+        # SQLite's lock is the database's single write lock. pysqlite opens a transaction only before
+        # its first INSERT/UPDATE/DELETE, which takes that lock; before one, the head would be read
+        # outside any transaction, so take the write lock now (waiting up to busy_timeout).
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _sqlite(connection: Connection) -> sqlite3.Connection:
+    return cast(sqlite3.Connection, connection.connection.dbapi_connection)
 
 
 def verify_chain(batch_size: int = 5000) -> list[str]:

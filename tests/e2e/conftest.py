@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 from redis import Redis
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from config import normalize_database_url
+from tests.live_portal import free_port, shared_database_url, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -55,38 +50,6 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.e2e)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _database_url(instance: Path) -> str:
-    """SQLite in the instance folder, or a fresh PostgreSQL database beside TEST_DATABASE_URL's."""
-    base = os.environ.get("TEST_DATABASE_URL", "")
-    if not base.startswith("postgresql"):
-        return f"sqlite:///{instance / 'e2e.db'}"
-    url = make_url(normalize_database_url(base))
-    name = f"{url.database}_e2e"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
-def _wait_for(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1):  # noqa: S310  (loopback)
-                return
-        except OSError:
-            time.sleep(0.25)
-    raise RuntimeError(f"portal did not start at {url}")
-
-
 @pytest.fixture(scope="session")
 def live_instance(tmp_path_factory) -> Path:
     """The live portal's instance folder (its file mail backend writes to `mail/` in it)."""
@@ -98,11 +61,11 @@ def live_server(live_instance):
     """Base URL of a running portal with demo data; web and worker are stopped at the end."""
     instance = live_instance
     Redis.from_url(E2E_REDIS).flushdb()
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "UKEOI_INSTANCE": str(instance),
-        "DATABASE_URL": _database_url(instance),
+        "DATABASE_URL": shared_database_url(instance, "e2e"),
         "REDIS_URL": E2E_REDIS,
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "FLASK_APP": "wsgi",
@@ -125,7 +88,7 @@ def live_server(live_instance):
             procs.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))  # noqa: S603
         try:
             base = f"http://127.0.0.1:{port}"
-            _wait_for(base + "/login")
+            wait_for(base + "/login")
             yield base
         finally:
             for proc in procs:

@@ -11,7 +11,7 @@ from portal.blueprints.auth import bp
 from portal.blueprints.auth.actor import request_actor
 from portal.blueprints.auth.forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, ResetPasswordForm
 from portal.extensions import client_ip, db, limiter
-from portal.services import accounts
+from portal.services import accounts, login_throttle
 
 GENERIC_FAILURE = "ユーザーIDまたはパスワードが正しくありません。"
 # While a password must be changed, only these endpoints (and the public blueprint) stay reachable.
@@ -28,22 +28,12 @@ def _config_value(name: str):
     return lambda: current_app.config[name]
 
 
-def _login_id_key() -> str:
-    """Per-account limit key: the submitted ID (case-folded), whether or not it exists."""
-    return "account:" + ((request.form.get("login_id") or "").strip().casefold()[:64] or "-")
-
-
 def _identifier_key() -> str:
     return "reset:" + ((request.form.get("identifier") or "").strip().casefold()[:254] or "-")
 
 
 def _ip_key() -> str:
     return "ip:" + client_ip()
-
-
-def _login_failed(response) -> bool:
-    """Only wrong ID/password attempts count against the limits; a successful login costs nothing."""
-    return bool(g.get("login_failed"))
 
 
 def _fresh_session() -> None:
@@ -63,26 +53,22 @@ def _safe_next(target: str | None) -> str | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(
-    _config_value("LOGIN_LIMIT_PER_ACCOUNT"), key_func=_login_id_key, methods=["POST"], deduct_when=_login_failed
-)
-@limiter.limit(_config_value("LOGIN_LIMIT_PER_IP"), key_func=_ip_key, methods=["POST"], deduct_when=_login_failed)
 def login():
     """Log in with user ID and password; on success a new server-side session, and the browser's
     session (with its CSRF token) starts empty.
 
-    A wrong ID or password gives one generic message; too many failures for one ID or from one
-    address give 429. An ID that may not log in (disabled, suspended, company blocked) is told so,
-    but only once the password was right."""
+    A wrong ID or password gives one generic message; too many wrong passwords for one ID from one
+    address, or from one address overall, give 429 (login_throttle). An ID that may not log in
+    (disabled, suspended, company blocked) is told so, but only once the password was right."""
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
     form = LoginForm()
     if form.validate_on_submit():
         try:
-            user = accounts.authenticate(form.login_id.data, form.password.data, request_actor())
+            with login_throttle.counted(form.login_id.data, client_ip()):
+                user = accounts.authenticate(form.login_id.data, form.password.data, request_actor())
         except accounts.LoginFailed:
             db.session.commit()  # the audit record of the failure
-            g.login_failed = True
             form.form_errors.append(GENERIC_FAILURE)
         except accounts.LoginRefused as exc:
             db.session.commit()
