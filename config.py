@@ -43,7 +43,8 @@ class Config:
     TSA_URLS = _env_list("TSA_URLS")
     # PEM file with the root certificates of the TSAs in TSA_URLS: sealing validates their timestamps.
     TSA_TRUST_ROOTS = os.environ.get("TSA_TRUST_ROOTS", "")
-    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+    # Links in mail point here; by default the address `make run` serves on (gunicorn binds PORT).
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL") or f"http://127.0.0.1:{os.environ.get('PORT') or 5000}"
     # Evidence (R-CASE-4): the public verification page and the internal TSA over HTTP, per client IP;
     # archives are re-timestamped this many days before their last timestamp certificate expires.
     VERIFY_RATE_LIMIT = os.environ.get("VERIFY_RATE_LIMIT", "20 per hour")

@@ -68,6 +68,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(StaleDataError, _stale_error)
     app.after_request(_security_headers)
+    app.after_request(_keep_page_url)
 
     app.jinja_env.filters.update(jst=format_jst, jdate=format_date, yen=format_yen, notice_kind=notify.kind_label)
     app.context_processor(lambda: {"current_company": _current_company()})
@@ -132,6 +133,15 @@ def _security_headers(response):
     if current_user.is_authenticated:
         headers.setdefault("Cache-Control", "no-store")
     headers.add("Vary", "HX-Request")
+    return response
+
+
+def _keep_page_url(response):
+    """A boosted form's POST answers with a page when it is refused (the form again with its errors):
+    htmx would push the POST-only URL, and a reload would then GET it and meet 405. The address bar
+    keeps the page the form was on; a success redirects, and the redirect's GET is what htmx pushes."""
+    if htmx and htmx.boosted and request.method != "GET":
+        response.headers.setdefault("HX-Push-Url", "false")
     return response
 
 

@@ -43,6 +43,9 @@ class Application(Model):
     # Correction (訂正依頼): the applicant gets a link whose token is stored hashed.
     correction_note: Mapped[str | None] = mapped_column(Text)
     correction_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The one-time token of the form this application was sent from (hashed): the same form sent again
+    # (Back, then 申し込む) is refused instead of becoming a second application.
+    submission_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     rejection_grounds: Mapped[list | None] = mapped_column(JSON)  # codes of 第6条3項 (1)-(7)
     rejection_note: Mapped[str | None] = mapped_column(Text)
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", use_alter=True))

@@ -24,6 +24,15 @@ STATUS_LABELS = {
     "complete": "完了",
 }
 
+# What each stored version of a document is, for people (staff's case page); "signed" names its party.
+DOCUMENT_ROLE_LABELS = {
+    "main": "登録時の原本",
+    "attachment": "添付書類",
+    "prepared": "署名前（署名欄付き）",
+    "signed": "第{position}署名済み",
+    "sealed": "全員署名済み・長期署名",
+}
+
 
 class Case(Model):
     __tablename__ = "cases"
@@ -139,6 +148,10 @@ class Document(Model):
     timestamp_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     case: Mapped[Case] = relationship(back_populates="documents")
+
+    @property
+    def role_label(self) -> str:
+        return DOCUMENT_ROLE_LABELS[self.role].format(position=self.signed_by_position or "")
 
 
 class Delivery(Model):

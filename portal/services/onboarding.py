@@ -48,6 +48,10 @@ STATUS_LABELS: dict[str, str] = {
     "accepted": "受諾済み",
 }
 OPEN_STATUSES = ("pending", "correction_requested")
+ALREADY_SUBMITTED = (
+    "このお申込みは既に受け付けています（受付番号 {receipt_number}）。同じ申込書をもう一度送ることはできません。"
+    "審査の結果はメールでお知らせします。内容を変える場合は、受付番号を添えてお問い合わせください。"
+)
 
 # Receipt numbers: "R-" + 10 random characters without look-alikes (0/O, 1/I/L): 31**10 ≈ 8 × 10**14,
 # so one cannot be guessed from another, and they say nothing about how many came before.
@@ -112,14 +116,33 @@ class Acceptance:
 # --- applicant side ---------------------------------------------------------------------------
 
 
+def new_submission_token() -> str:
+    """The one-time token a blank application form carries (kept hashed by the application it creates)."""
+    return secrets.token_urlsafe(32)
+
+
 def submit(
-    data: ApplicantData, terms_version: str, antisocial_declared: bool, now: datetime | None = None
+    data: ApplicantData,
+    terms_version: str,
+    antisocial_declared: bool,
+    now: datetime | None = None,
+    submission_token: str | None = None,
 ) -> Application:
-    """Record a new application with a fresh receipt number and queue the confirmation mail."""
+    """Record a new application with a fresh receipt number and queue the confirmation mail.
+
+    A form whose `submission_token` already made an application is refused (StateConflict) and
+    nothing is recorded: the applicant pressed Back and sent the same form again.
+    """
     now = now or now_utc()
     clean = normalize(data)
     _require_declarations(terms_version, antisocial_declared)
+    token_hash = _submission_token_hash(submission_token)
+    if token_hash is not None:
+        earlier = db.session.scalar(select(Application).where(Application.submission_token_hash == token_hash))
+        if earlier is not None:
+            raise StateConflict(ALREADY_SUBMITTED.format(receipt_number=earlier.receipt_number))
     application = Application(
+        submission_token_hash=token_hash,
         receipt_number=_new_receipt_number(),
         status="pending",
         antisocial_declared=True,
@@ -133,6 +156,39 @@ def submit(
     db.session.flush()
     _mail_applicant(application, "application_received", "利用申込を受け付けました", now)
     return application
+
+
+def _submission_token_hash(token: str | None) -> str | None:
+    if not token:
+        return None
+    if len(token) > 200:
+        raise ValidationFailed("申込画面の情報が正しくありません。画面を再読み込みしてやり直してください。")
+    return _token_hash(token)
+
+
+def duplicate_numbers(applications: list[Application]) -> set[str]:
+    """The 法人番号 among `applications` that another open application or an existing company also has
+    (R-APP-3), for flagging them in the staff list; two queries whatever the number of rows."""
+    numbers = {a.corporate_number for a in applications}
+    if not numbers:
+        return set()
+    open_rows = db.session.execute(
+        select(Application.corporate_number, Application.id).where(
+            Application.corporate_number.in_(numbers), Application.status.in_(OPEN_STATUSES)
+        )
+    ).all()
+    ids_by_number: dict[str, set[int]] = {}
+    for number, application_id in open_rows:
+        ids_by_number.setdefault(number, set()).add(application_id)
+    companies = db.session.scalars(
+        select(Company).where(Company.corporate_number.in_(numbers), Company.status != "deleted")
+    ).all()
+    existing = {c.corporate_number for c in companies if c.contract is None or c.contract.ended_on is None}
+    duplicates = set(existing)
+    for a in applications:
+        if ids_by_number.get(a.corporate_number, set()) - {a.id}:
+            duplicates.add(a.corporate_number)
+    return duplicates
 
 
 def find_for_correction(token: str) -> Application | None:

@@ -19,6 +19,7 @@ PUBLIC = {
     "public.terms",
     "public.privacy",
     "public.healthz",  # monitored by the operator's load balancer
+    "public.favicon",  # browsers ask for /favicon.ico on every site
     "public.apply",  # the application form is for companies without an account
     "public.apply_validate",
     "public.apply_done",

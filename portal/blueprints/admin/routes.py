@@ -137,7 +137,9 @@ def applications():
         )
     page = db.paginate(query, page=_page(), per_page=PER_PAGE, error_out=False)
     template = "admin/_applications_table.html" if _table_only() else "admin/applications.html"
-    return render_template(template, form=form, page=page, status_labels=onboarding.STATUS_LABELS)
+    duplicates = onboarding.duplicate_numbers(page.items)
+    return render_template(template, form=form, page=page, status_labels=onboarding.STATUS_LABELS,
+                           duplicates=duplicates)  # fmt: skip
 
 
 @bp.get("/applications/<int:application_id>")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from portal.blueprints.auth.actor import request_actor
 from portal.blueprints.cases import bp
@@ -229,6 +230,31 @@ def upload(case_id: int):
             flash(f"{doc.label}「{doc.filename}」を登録しました（{doc.page_count}ページ）。", "success")
             return redirect(_detail_url(case.id))
     return render_template("cases/detail.html", **_detail_context(case, upload_form=form)), 400
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def upload_too_large(exc: RequestEntityTooLarge):
+    """A file over the limit is refused before the form is read (so before CSRF and the view): the case
+    page again with the message at the file field, like any other refused file (413). Anyone else, or
+    another URL of this area, gets the 413 error page."""
+    case_id = (request.view_args or {}).get("case_id")
+    if request.endpoint != "cases.upload" or not current_user.is_authenticated or current_user.is_staff:
+        return _too_large_page()
+    try:
+        case = cases.get_for_user(current_user, case_id)
+    except (HTTPException, DomainError):
+        return _too_large_page()
+    form = UploadForm(formdata=None)
+    limit_mb = current_app.config["UPLOAD_MAX_BYTES"] // 1048576
+    form.file.errors = [f"ファイルが大きすぎます。{limit_mb}MBまでのPDFを選んでください。"]
+    return render_template("cases/detail.html", **_detail_context(case, upload_form=form)), 413
+
+
+def _too_large_page():
+    """The app's 413 page (portal.web renders the same for every other area)."""
+    template = "errors/_error.html" if htmx else "errors/error.html"
+    message = "送信されたデータが上限を超えています。ファイルの大きさを確認してください。"
+    return render_template(template, status=413, title="ファイルが大きすぎます", message=message), 413
 
 
 def _simple_post(case_id: int, action, success: str, **kwargs):

@@ -115,6 +115,8 @@ class ApplicationForm(FlaskForm):
 
     # The terms version shown when the form was opened; consent counts for that version only.
     terms_version = HiddenField(validators=[_max(20)])
+    # One-time: issued with the blank form, consumed by the application it creates (services.onboarding).
+    submission_token = HiddenField(validators=[_max(200)])
 
     # Fields that POST /apply/validate may check one at a time.
     CHECKABLE = (*ApplicantData.field_names(), "antisocial_declared", "consent")

@@ -5,6 +5,7 @@ from portal.blueprints.public import bp
 from portal.blueprints.public.forms import ApplicationForm
 from portal.extensions import db, limiter
 from portal.services import health, onboarding, terms_versions
+from portal.services.errors import DomainError
 
 
 @bp.get("/terms")
@@ -17,6 +18,12 @@ def terms():
 def privacy():
     """How personal information is handled."""
     return render_template("public/privacy.html")
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """The site icon for clients that ask the conventional address (pages link the same SVG)."""
+    return current_app.send_static_file("favicon.svg")
 
 
 @bp.get("/healthz")
@@ -45,12 +52,21 @@ CORRECTION_LINK_INVALID = (
 def apply():
     """The public application form (利用申込書, R-APP-1). A valid submission creates the application,
     queues the confirmation mail and redirects to the receipt page; errors re-render the form
-    with messages next to each field (400 on a missing CSRF token, 429 past the rate limit)."""
+    with messages next to each field (400 on a missing CSRF token, 429 past the rate limit, 409 when
+    the same form — its one-time token — was already sent)."""
     form = ApplicationForm()
+    if not form.is_submitted():
+        form.submission_token.data = onboarding.new_submission_token()
     if _consented(form):
-        application = onboarding.submit(
-            form.applicant_data(), form.terms_version.data, antisocial_declared=form.antisocial_declared.data
-        )
+        try:
+            application = onboarding.submit(
+                form.applicant_data(), form.terms_version.data, antisocial_declared=form.antisocial_declared.data,
+                submission_token=form.submission_token.data,
+            )  # fmt: skip
+        except DomainError as exc:  # the same form sent a second time (Back, then 申し込む)
+            db.session.rollback()
+            page = render_template("public/apply.html", form=form, action=url_for("public.apply"), refusal=exc.message)
+            return page, exc.status
         db.session.commit()
         session["receipt_number"] = application.receipt_number
         return redirect(url_for("public.apply_done"))
