@@ -146,11 +146,12 @@ def renew_and_end_contracts() -> dict:
 
 
 def refresh_crl() -> int:
-    """Cron (daily): publish a fresh CRL of the issuing CA (valid 7 days) from the certificate rows (R-ACC-4)."""
+    """Cron (daily): publish fresh CRLs of the issuing CA (from the certificate rows) and of the root, each
+    valid 7 days, and renew the OCSP responder certificate when due (R-ACC-4)."""
     from portal.services import certificates
 
     with job_app():
-        return len(certificates.crl())
+        return certificates.refresh_revocation()
 
 
 def retimestamp_archives() -> dict:

@@ -114,7 +114,7 @@ def add_document_timestamp(case: Case, timestamper: TimeStamper, now: datetime |
     store = get_store()
     # Each party's signature is judged at its own signing time, as when the case was sealed.
     context_at = certificates.sealing_contexts()
-    renewed = signing.seal_lta(store.get(final.sha256), context_at, timestamper)
+    renewed = signing.seal_lta(store.get(final.sha256), context_at, timestamper, certificates.sealing_revocation())
     digest = store.put(renewed)  # bytes first, then the row that references them
     doc = Document(
         role="sealed",

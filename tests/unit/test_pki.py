@@ -101,7 +101,7 @@ def test_r_acc_4_tsa_certificate_is_for_timestamping_only(pki):
 
 def test_r_acc_4_company_certificate_chains_to_the_root(pki, issued):
     """Does a fresh certificate validate against the portal root with the current CRL?"""
-    _validate(pki, issued.cert_pem, [pki.build_crl([])])
+    _validate(pki, issued.cert_pem, [pki.build_crl([]), pki.build_root_crl()])
 
 
 def test_r_acc_4_certificate_without_crl_is_not_accepted(pki, issued):
@@ -115,7 +115,7 @@ def test_r_acc_4_revoked_certificate_is_rejected(pki):
     cert = pki.issue_company_certificate("株式会社失効", "9999999999999")
     crl = pki.build_crl([(cert.serial, datetime.now(UTC) - timedelta(minutes=1), "key_compromise")])
     with pytest.raises(RevokedError):
-        _validate(pki, cert.cert_pem, [crl])
+        _validate(pki, cert.cert_pem, [crl, pki.build_root_crl()])
 
 
 def test_r_acc_4_crl_lists_serial_and_reason_for_seven_days(pki, issued):

@@ -170,10 +170,10 @@ def test_r_acc_4_a_revoked_certificate_is_reported_and_not_sealed(pki, timestamp
     revoked = pki.issue_company_certificate("株式会社失効建設", "2000000000001")
     signed = _sign_one(pki, timestamper, revoked)
     crl = pki.build_crl([(revoked.serial, datetime.now(UTC) - timedelta(minutes=1), "key_compromise")])
-    status = _statuses(pki, signed, [crl])["Party1"]
+    status = _statuses(pki, signed, [crl, pki.build_root_crl()])["Party1"]
     assert status.revoked and not status.trusted and not status.bottom_line
     with pytest.raises(PathValidationError):
-        seal_lta(signed, functools.partial(pki.validation_context, [crl]), timestamper)
+        seal_lta(signed, functools.partial(pki.validation_context, [crl, pki.build_root_crl()]), timestamper)
 
 
 def test_r_acc_4_reissuing_a_certificate_mid_case_does_not_block_the_seal(pki, timestamper, companies):
@@ -181,11 +181,12 @@ def test_r_acc_4_reissuing_a_certificate_mid_case_does_not_block_the_seal(pki, t
     first, second = (pki.issue_company_certificate(f"株式会社再発行{n}", f"400000000000{n}") for n in (1, 2))
     pdf = prepare_signature_fields(make_pdf(), ["当事者1", "当事者2"])
     pdf = sign_as_party(pdf, 1, 2, pki.signer_for(first.cert_pem, first.key_pem_encrypted), timestamper, _stamp(1))
-    crl = pki.build_crl([(first.serial, datetime.now(UTC) + timedelta(seconds=1), "superseded")])
+    crls = [pki.build_crl([(first.serial, datetime.now(UTC) + timedelta(seconds=1), "superseded")]),
+            pki.build_root_crl()]
     pdf = sign_as_party(pdf, 2, 2, pki.signer_for(second.cert_pem, second.key_pem_encrypted), timestamper, _stamp(2))
     with pytest.raises(PathValidationError):  # judged after the revocation, party 1 is refused
-        seal_lta(pdf, pki.validation_context([crl], moment=datetime.now(UTC) + timedelta(seconds=5)), timestamper)
-    sealed = seal_lta(pdf, functools.partial(pki.validation_context, [crl]), timestamper)
+        seal_lta(pdf, pki.validation_context(crls, moment=datetime.now(UTC) + timedelta(seconds=5)), timestamper)
+    sealed = seal_lta(pdf, functools.partial(pki.validation_context, crls), timestamper)
     assert len(PdfFileReader(io.BytesIO(sealed)).embedded_timestamp_signatures) == 1
 
 

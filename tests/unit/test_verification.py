@@ -45,7 +45,9 @@ def signed(pki, certificates) -> dict[str, bytes]:
 
 
 def _verify(pki: PortalPKI, pdf: bytes, crls: list[bytes] | None = None) -> VerificationReport:
-    return verify_pdf(pdf, pki.trust_roots(), crls=[pki.current_crl()] if crls is None else crls)
+    """Verify trusting `pki`'s root, with its CRLs (or the given issuing-CA CRLs and the root's)."""
+    crls = [pki.current_crl()] if crls is None else crls
+    return verify_pdf(pdf, pki.trust_roots(), crls=[*crls, pki.current_root_crl()] if crls else [])
 
 
 def test_r_case_4_report_names_every_signer_certificate_time_and_tsa(pki, certificates, signed):
@@ -159,7 +161,7 @@ def test_r_case_4_a_certificate_that_expired_after_signing_still_verifies(tmp_pa
     signer = pki.signer_for(cert.cert_pem, cert.key_pem_encrypted)
     prepared = prepare_signature_fields(make_pdf(), ["当事者"])
     pdf = sign_as_party(prepared, 1, 1, signer, timestamper, StampText("期限", "太郎", signed_at))
-    [sig] = verify_pdf(pdf, pki.trust_roots(), crls=[pki.write_crl([])]).signatures
+    [sig] = verify_pdf(pdf, pki.trust_roots(), crls=[pki.write_crl([]), pki.write_root_crl()]).signatures
     assert sig.signing_time == signed_at and cert.not_after < now
     assert sig.trusted and sig.bottom_line
 
