@@ -169,6 +169,17 @@ def retimestamp_archives() -> dict:
         return result
 
 
+def add_revocation_data(case_id: int) -> str:
+    """One-off (`flask portal lta-update`): an LTA update (DSS + document timestamp) for a case sealed
+    before the seal embedded the root's CRL and OCSP responses. Idempotent."""
+    from portal.services import archive
+
+    with job_app():
+        result = archive.add_revocation_data(case_id)
+        db.session.commit()
+        return result
+
+
 def warm_up() -> None:
     """Build the job app and decrypt the portal's CA and TSA keys once, in the worker's parent process: every
     forked work-horse then starts with them instead of paying ~0.5 s for it on each signing or seal job."""

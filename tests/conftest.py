@@ -47,7 +47,7 @@ def app(tmp_path_factory):
         INSTANCE_DIR=root,
         # Certificates name the OCSP URL under this base; pdfsig (NSS) asks it, and the stand-in passes
         # the request on to the app's own /pki/ocsp.
-        PUBLIC_BASE_URL=ocsp_stand_in.base_url(),
+        PKI_BASE_URL=ocsp_stand_in.base_url(),
     )
     ocsp_stand_in.register(_app_ocsp(app))
     Path(app.config["MAIL_FILE_PATH"]).mkdir(parents=True, exist_ok=True)

@@ -31,14 +31,15 @@ _CRL_AFTER_COMMIT = "ukeoi_crl_after_commit"
 
 
 def pki() -> PortalPKI:
-    """The app's PKI (PKI_DIR, PKI_PASSPHRASE, PUBLIC_BASE_URL), built once per app."""
+    """The app's PKI (PKI_DIR, PKI_PASSPHRASE, PKI_BASE_URL or else PUBLIC_BASE_URL), built once per app."""
     ext = current_app.extensions
     if "ukeoi_pki" not in ext:
         config = current_app.config
         passphrase = config.get("PKI_PASSPHRASE")
         if not passphrase:
             raise RuntimeError("PKI_PASSPHRASE is not set: run `flask portal init` or set it in the environment")
-        ext["ukeoi_pki"] = PortalPKI(config["PKI_DIR"], passphrase.encode("utf-8"), config["PUBLIC_BASE_URL"])
+        base_url = config.get("PKI_BASE_URL") or config["PUBLIC_BASE_URL"]
+        ext["ukeoi_pki"] = PortalPKI(config["PKI_DIR"], passphrase.encode("utf-8"), base_url)
     return ext["ukeoi_pki"]
 
 
