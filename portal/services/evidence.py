@@ -57,6 +57,7 @@ ROOT_PEM = "ca/ukeoi-root-ca.pem"
 ISSUING_PEM = "ca/ukeoi-issuing-ca.pem"
 TSA_PEM = "ca/ukeoi-tsa.pem"
 CRL_FILE = "ca/ukeoi-issuing-ca.crl"
+ROOT_CRL_FILE = "ca/ukeoi-root-ca.crl"
 README = "README.txt"
 CHECKSUMS = "SHA256SUMS.txt"
 
@@ -220,11 +221,17 @@ def _timestamp_item(index: int, ts: TimestampReport) -> Item:
         Line("タイムスタンプ局", ts.tsa_name or "―"),
         Line("完全性", "タイムスタンプ後に改ざんされていません" if ts.intact else "改ざんされているか、壊れています",
              ts.intact),
-        Line("タイムスタンプ局証明書の信頼性", "信頼済みの認証局に連鎖しています" if ts.trusted else "信頼できません",
-             ts.trusted),
+        _timestamp_trust_line(ts),
         _modification_line(ts.modification_level),
     ]
     return _verdict(f"文書タイムスタンプ{index}（{ts.field_name}）", ts.bottom_line, ts.problem, lines)
+
+
+def _timestamp_trust_line(ts: TimestampReport) -> Line:
+    label = "タイムスタンプ局証明書の信頼性"
+    if not ts.intact:  # a broken token says nothing about its certificate
+        return Line(label, "改ざんされているため判定できません", False)
+    return Line(label, "信頼済みの認証局に連鎖しています" if ts.trusted else "信頼できません", ts.trusted)
 
 
 def _field_label(name: str) -> str:
@@ -424,6 +431,9 @@ def package_files(case: Case, now: datetime | None = None) -> dict[str, bytes]:
     crl = pki.current_crl()
     if crl:
         files[CRL_FILE] = crl
+    root_crl = pki.current_root_crl()
+    if root_crl:
+        files[ROOT_CRL_FILE] = root_crl
     _main, attachments = cases.current_documents(case)
     for number, doc in enumerate(attachments, start=1):
         files[f"attachments/{number:02d}_{_safe(doc.label)}_{_safe(doc.filename)}"] = store.get(doc.sha256)
@@ -667,11 +677,13 @@ def readme_text(case: Case, files: dict[str, bytes], now: datetime) -> str:
         files=list(files),
         attachments=[name for name in files if name.startswith("attachments/")],
         has_crl=CRL_FILE in files,
+        has_root_crl=ROOT_CRL_FILE in files,
         root_fingerprint=root_fingerprint(),
         ca_page=current_app.config["PUBLIC_BASE_URL"].rstrip("/") + "/pki/ca",
         generated_at=jst_text(now),
         names=dict(report_html=REPORT_HTML, report_pdf=REPORT_PDF, audit_csv=AUDIT_CSV, audit_json=AUDIT_JSON,
-                   root=ROOT_PEM, issuing=ISSUING_PEM, tsa=TSA_PEM, crl=CRL_FILE, checksums=CHECKSUMS),
+                   root=ROOT_PEM, issuing=ISSUING_PEM, tsa=TSA_PEM, crl=CRL_FILE, root_crl=ROOT_CRL_FILE,
+                   checksums=CHECKSUMS),
     ).replace("\r\n", "\n")
 
 

@@ -422,10 +422,9 @@ def _signers_and_latest_time(
     certs: dict[bytes, asn1_x509.Certificate] = {}
     times: list[datetime] = []
     for embedded in embedded_sigs:
-        certs[embedded.signer_cert.dump()] = embedded.signer_cert
         for signed_data in [embedded.signed_data, *extract_tst_data_iter(embedded.signer_info, signed=False)]:
-            certs.setdefault(extract_certificate_info(signed_data).signer_cert.dump(),
-                             extract_certificate_info(signed_data).signer_cert)
+            signer = extract_certificate_info(signed_data).signer_cert
+            certs.setdefault(signer.dump(), signer)
             if signed_data["encap_content_info"]["content_type"].native == "tst_info":
                 times.append(signed_data["encap_content_info"]["content"].parsed["gen_time"].native)
     return list(certs.values()), max(times, default=None)

@@ -37,8 +37,11 @@ from pyhanko.sign.validation import (
 )
 from pyhanko.sign.validation.errors import NoDSSFoundError, SignatureValidationError
 from pyhanko.sign.validation.policy_decl import (
+    CertificateFetchingRule,
     CertValidationPolicySpec,
     PdfSignatureValidationSpec,
+    RevinfoOnlineFetchingRule,
+    RevocationInfoGatheringSpec,
     SignatureValidationSpec,
 )
 from pyhanko.sign.validation.status import PdfSignatureStatus, TimestampSignatureStatus
@@ -47,6 +50,12 @@ from pyhanko_certvalidator.registry import SimpleTrustManager
 
 from portal.services.pki import make_validation_context, revinfo_policy
 from portal.services.signing import InvalidPdf, signature_timestamp_time
+
+# Long-term validation judges the file on what it carries: nothing is fetched, not even from the portal.
+LOCAL_ONLY = RevocationInfoGatheringSpec(
+    online_fetching_rule=RevinfoOnlineFetchingRule.LOCAL_ONLY,
+    certificate_fetching_rule=CertificateFetchingRule.NEVER_FETCH,
+)
 
 # What a malformed or unsupported signature can raise while being read or validated.
 _VALIDATION_ERRORS = (SignatureValidationError, PdfError, ValueError, KeyError, TypeError)
@@ -208,7 +217,8 @@ async def _lta_problem(reader: PdfFileReader, trust_roots: list[x509.Certificate
         SignatureValidationSpec(
             cert_validation_policy=CertValidationPolicySpec(
                 trust_manager=SimpleTrustManager.build(trust_roots), revinfo_policy=revinfo_policy()
-            )
+            ),
+            revinfo_gathering_policy=LOCAL_ONLY,
         )
     )
     for sig in reader.embedded_regular_signatures:

@@ -41,6 +41,7 @@ from portal.services.signing import (
     signature_timestamp_time,
 )
 from portal.services.tsa import InternalTimeStamper, TimestampUnavailable, make_timestamper
+from portal.services.verification import LOCAL_ONLY
 from tests.pdf_tools import make_pdf, make_zero_page_pdf, pdfsig, small_pki, tamper
 
 SIGNED_AT = datetime(2026, 11, 25, 1, 30, tzinfo=UTC)  # 10:30 JST
@@ -159,7 +160,7 @@ def _strict_lta_spec(pki: PortalPKI) -> PdfSignatureValidationSpec:
         trust_manager=SimpleTrustManager.build(pki.trust_roots()),
         revinfo_policy=CertRevTrustPolicy(REQUIRE_REVINFO,
                                           freshness_req_type=FreshnessReqType.MAX_DIFF_REVOCATION_VALIDATION),
-    )))
+    ), revinfo_gathering_policy=LOCAL_ONLY))  # from what the file carries: nothing fetched
 
 
 def test_r_case_3_sealed_file_passes_pyhankos_strict_lta_validation_now_and_in_4_and_9_years(pki, contract):
