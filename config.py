@@ -45,6 +45,9 @@ class Config:
     TSA_TRUST_ROOTS = os.environ.get("TSA_TRUST_ROOTS", "")
     # Links in mail point here; by default the address `make run` serves on (gunicorn binds PORT).
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL") or f"http://127.0.0.1:{os.environ.get('PORT') or 5000}"
+    # Where certificates say the CRLs and the OCSP responder are (default: PUBLIC_BASE_URL). Baked into every
+    # certificate issued, so it must stay reachable for the certificates' whole life.
+    PKI_BASE_URL = os.environ.get("PKI_BASE_URL", "")
     # Evidence (R-CASE-4): the public verification page and the internal TSA over HTTP, per client IP;
     # archives are re-timestamped this many days before their last timestamp certificate expires.
     VERIFY_RATE_LIMIT = os.environ.get("VERIFY_RATE_LIMIT", "20 per hour")

@@ -71,6 +71,17 @@ def check_command() -> None:
     sys.exit(0 if report["ok"] else 1)
 
 
+@portal_cli.command("lta-update")
+def lta_update_command() -> None:
+    """Enqueue an LTA update (root CRL and OCSP responses in the DSS, a new document timestamp) for every
+    completed case sealed without them. Safe to run again: cases already updated are not enqueued."""
+    from portal.services import archive
+
+    due = archive.enqueue_revocation_updates()
+    db.session.commit()
+    click.echo(f"enqueued {len(due)} case(s) for an LTA update")
+
+
 @portal_cli.command("audit-verify")
 def audit_verify_command() -> None:
     """Check the audit trail's hash chain from the first event to the last."""

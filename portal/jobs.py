@@ -150,11 +150,12 @@ def renew_and_end_contracts() -> dict:
 
 
 def refresh_crl() -> int:
-    """Cron (daily): publish a fresh CRL of the issuing CA (valid 7 days) from the certificate rows (R-ACC-4)."""
+    """Cron (daily): publish fresh CRLs of the issuing CA (from the certificate rows) and of the root, each
+    valid 7 days, and renew the OCSP responder certificate when due (R-ACC-4)."""
     from portal.services import certificates
 
     with job_app():
-        return len(certificates.crl())
+        return certificates.refresh_revocation()
 
 
 def retimestamp_archives() -> dict:
@@ -169,6 +170,17 @@ def retimestamp_archives() -> dict:
                   "failed": [list(f) for f in run.failed], "blocked": run.blocked}
         if run.failed or run.blocked:
             raise RuntimeError(f"re-timestamping incomplete: {result}")
+        return result
+
+
+def add_revocation_data(case_id: int) -> str:
+    """One-off (`flask portal lta-update`): an LTA update (DSS + document timestamp) for a case sealed
+    before the seal embedded the root's CRL and OCSP responses. Idempotent."""
+    from portal.services import archive
+
+    with job_app():
+        result = archive.add_revocation_data(case_id)
+        db.session.commit()
         return result
 
 

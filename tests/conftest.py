@@ -15,7 +15,7 @@ from sqlalchemy import text
 from config import TestConfig
 from portal import create_app
 from portal.extensions import db
-from tests import factories
+from tests import factories, ocsp_stand_in
 
 
 class FreshContextClient(FlaskClient):
@@ -45,7 +45,11 @@ def app(tmp_path_factory):
         PKI_DIR=str(root / "pki"),
         MAIL_FILE_PATH=str(root / "mail"),
         INSTANCE_DIR=root,
+        # Certificates name the OCSP URL under this base; pdfsig (NSS) asks it, and the stand-in passes
+        # the request on to the app's own /pki/ocsp.
+        PKI_BASE_URL=ocsp_stand_in.base_url(),
     )
+    ocsp_stand_in.register(_app_ocsp(app))
     Path(app.config["MAIL_FILE_PATH"]).mkdir(parents=True, exist_ok=True)
     with app.app_context():
         db.drop_all()
@@ -55,6 +59,16 @@ def app(tmp_path_factory):
         db.session.remove()
         db.drop_all()
         db.engine.dispose()
+
+
+def _app_ocsp(app) -> ocsp_stand_in.Answer:
+    """Forward an OCSP request to the app's /pki/ocsp (pdfsig runs while the test waits for it)."""
+
+    def answer(der: bytes) -> tuple[int, bytes]:
+        response = app.test_client().post("/pki/ocsp", data=der, content_type="application/ocsp-request")
+        return response.status_code, response.get_data()
+
+    return answer
 
 
 @pytest.fixture(autouse=True)

@@ -14,6 +14,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
 from portal.services.pki import PortalPKI
+from tests import ocsp_stand_in
 
 IPAEX_GOTHIC = "/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf"
 _FONT = "IPAexGothic"
@@ -28,9 +29,10 @@ def small_pki(directory: Path, passphrase: bytes = b"test-pki-passphrase", now: 
     """An initialised portal PKI with RSA 2048 keys throughout: the production code paths, faster key generation.
 
     `now` backdates the CA and TSA certificates (for tests about time)."""
-    pki = PortalPKI(directory, passphrase, "http://localhost")
+    pki = PortalPKI(directory, passphrase, ocsp_stand_in.base_url())
     pki.root_key_bits = pki.ca_key_bits = pki.company_key_bits = 2048
     pki.init(now=now)
+    ocsp_stand_in.register(ocsp_stand_in.pki_answer(pki))
     return pki
 
 
@@ -82,9 +84,9 @@ def pdfsig(pdf: bytes, root_pem: bytes, workdir: Path) -> dict[str, str]:
     document = workdir / "document.pdf"
     document.write_bytes(pdf)
     # pdfsig exits non-zero when any signature (e.g. a document timestamp) is of a type it cannot
-    # check, so the exit code says nothing; the per-signature text does. Our certificates carry no
-    # OCSP URL, so leaving OCSP on makes no network request (and -no-ocsp makes NSS report
-    # "Unknown issue" for certificates whose CRL it has not got).
+    # check, so the exit code says nothing; the per-signature text does. NSS asks the OCSP responder
+    # named in each certificate (tests.ocsp_stand_in, or the app's /pki/ocsp through it); -no-ocsp
+    # would make it report "Unknown issue" for certificates whose CRL it has not got.
     output = subprocess.run(
         ["pdfsig", "-nssdir", f"sql:{nss}", str(document)], capture_output=True, text=True, timeout=60
     ).stdout

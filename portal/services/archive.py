@@ -7,6 +7,10 @@ stored as a new sealed Document of the case; the earlier files stay as they were
 
 `Document.timestamp_expires_at` holds that expiry for each sealed file, so the daily job selects the
 due cases with one query. Files sealed before the column was filled are read once (`backfill_expiry`).
+
+Files sealed before the seal embedded the root's CRL and OCSP responses fail pyHanko's strict LTA
+validation; `add_revocation_data` (one RQ job per case, enqueued by `flask portal lta-update`) gives each
+the same renewal, which brings that data: an LTA update (DSS + a new document timestamp).
 """
 from __future__ import annotations
 
@@ -17,15 +21,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from asn1crypto import cms
+from asn1crypto import crl as asn1_crl
 from flask import current_app
+from pyhanko.pdf_utils.decode_limits import DecodePurpose
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.timestamps import TimeStamper
+from pyhanko.sign.validation import DocumentSecurityStore
+from pyhanko.sign.validation.errors import NoDSSFoundError
 from sqlalchemy import Select, func, select
 
 from portal.clock import jst_date, now_utc
 from portal.extensions import db
 from portal.models import Case, Document, User
-from portal.services import audit, cases, certificates, notify, signing
+from portal.services import audit, cases, certificates, notify, outbox, signing
 from portal.services.storage import get_store
 
 DEFAULT_WINDOW_DAYS = 365
@@ -114,7 +122,7 @@ def add_document_timestamp(case: Case, timestamper: TimeStamper, now: datetime |
     store = get_store()
     # Each party's signature is judged at its own signing time, as when the case was sealed.
     context_at = certificates.sealing_contexts()
-    renewed = signing.seal_lta(store.get(final.sha256), context_at, timestamper)
+    renewed = signing.seal_lta(store.get(final.sha256), context_at, timestamper, certificates.sealing_revocation())
     digest = store.put(renewed)  # bytes first, then the row that references them
     doc = Document(
         role="sealed",
@@ -144,6 +152,50 @@ def add_document_timestamp(case: Case, timestamper: TimeStamper, now: datetime |
         now=now,
     )
     return doc
+
+
+def lacks_revocation_data(pdf: bytes, root_subject: object) -> bool:
+    """Does the file's DSS miss what strict LTA validation needs: OCSP responses, or a CRL of the root
+    (whose subject is `root_subject`, an asn1crypto Name)?"""
+    try:
+        dss = DocumentSecurityStore.read_dss(PdfFileReader(io.BytesIO(pdf)))
+    except NoDSSFoundError:
+        return True
+    if not dss.ocsps:
+        return True
+    crls = (asn1_crl.CertificateList.load(ref.get_object().read_data(DecodePurpose.CRL)) for ref in dss.crls)
+    return not any(crl.issuer == root_subject for crl in crls)
+
+
+def add_revocation_data(case_id: int, now: datetime | None = None) -> str:
+    """The one-off LTA update of a case sealed without the root's CRL or OCSP responses: a new document
+    timestamp with them in the DSS. Idempotent: "up to date" when the newest file already has them,
+    "skipped" for a case that is not complete. Flushes; the caller commits."""
+    case = db.session.get(Case, case_id)
+    final = cases.final_document(case) if case is not None else None
+    if case is None or case.status != "complete" or final is None:
+        return "skipped"
+    if not lacks_revocation_data(get_store().get(final.sha256), certificates.pki().root_cert().subject):
+        return "up to date"
+    add_document_timestamp(case, certificates.timestamper(), now)
+    return "updated"
+
+
+def enqueue_revocation_updates() -> list[int]:
+    """Enqueue `add_revocation_data` for every completed case whose newest sealed file lacks the data
+    (reads each newest file once). Returns the case ids; the job id is per case, so a repeat is harmless."""
+    root_subject = certificates.pki().root_cert().subject
+    store = get_store()
+    latest = _latest_sealed().subquery()
+    rows = db.session.execute(
+        select(Document.case_id, Document.sha256).join(latest, Document.id == latest.c.document_id)
+        .order_by(Document.case_id)
+    ).all()
+    due = [case_id for case_id, sha256 in rows if lacks_revocation_data(store.get(sha256), root_subject)]
+    for case_id in due:
+        outbox.enqueue("portal.jobs.add_revocation_data", case_id, queue_name="maintenance",
+                       job_id=f"lta-update-{case_id}")
+    return due
 
 
 def renew_due(

@@ -819,7 +819,8 @@ def seal(case_id: int, now: datetime | None = None) -> str:
     context_at = certificates.sealing_contexts()
     store = get_store()
     with store.open(base.sha256) as source, store.new_object() as sealed:
-        signing.seal_lta_into(source, sealed.file, context_at, certificates.timestamper())
+        signing.seal_lta_into(source, sealed.file, context_at, certificates.timestamper(),
+                              certificates.sealing_revocation())
     doc = _add_document(case, sealed.digest, sealed.size, role="sealed", label=MAIN_LABEL, filename=base.filename,
                         page_count=base.page_count, now=now, signed_by_position=base.signed_by_position)
     case.status = "complete"

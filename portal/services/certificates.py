@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -24,20 +25,21 @@ from portal.models import Certificate, Company, User
 from portal.services import audit, tsa
 from portal.services.errors import StateConflict, ValidationFailed
 from portal.services.pki import REVOCATION_REASONS, PortalPKI
-from portal.services.signing import ValidationContextFactory
+from portal.services.signing import RevocationSource, ValidationContextFactory
 
 _CRL_AFTER_COMMIT = "ukeoi_crl_after_commit"
 
 
 def pki() -> PortalPKI:
-    """The app's PKI (PKI_DIR, PKI_PASSPHRASE, PUBLIC_BASE_URL), built once per app."""
+    """The app's PKI (PKI_DIR, PKI_PASSPHRASE, PKI_BASE_URL or else PUBLIC_BASE_URL), built once per app."""
     ext = current_app.extensions
     if "ukeoi_pki" not in ext:
         config = current_app.config
         passphrase = config.get("PKI_PASSPHRASE")
         if not passphrase:
             raise RuntimeError("PKI_PASSPHRASE is not set: run `flask portal init` or set it in the environment")
-        ext["ukeoi_pki"] = PortalPKI(config["PKI_DIR"], passphrase.encode("utf-8"), config["PUBLIC_BASE_URL"])
+        base_url = config.get("PKI_BASE_URL") or config["PUBLIC_BASE_URL"]
+        ext["ukeoi_pki"] = PortalPKI(config["PKI_DIR"], passphrase.encode("utf-8"), base_url)
     return ext["ukeoi_pki"]
 
 
@@ -67,11 +69,28 @@ def external_tsa_roots() -> list[asn1_x509.Certificate]:
 
 
 def sealing_contexts() -> ValidationContextFactory:
-    """How a seal judges the signatures and timestamps it covers: the portal's root with a fresh CRL, and
-    the external TSAs' roots. Their revocation data is fetched from the TSAs' own CRL or OCSP services and
-    goes into the DSS with the rest; with the internal TSA alone nothing is fetched."""
+    """How a seal judges the signatures and timestamps it covers: the portal's root, and the external TSAs'
+    roots. Their revocation data is fetched from the TSAs' own CRL or OCSP services and goes into the DSS
+    with the rest; with the internal TSA alone nothing is fetched. The portal's own revocation data comes
+    from `sealing_revocation`."""
     external = external_tsa_roots()
-    return functools.partial(pki().validation_context, [crl()], extra_roots=external, allow_fetching=bool(external))
+    return functools.partial(pki().validation_context, extra_roots=external, allow_fetching=bool(external))
+
+
+def sealing_revocation() -> RevocationSource:
+    """Fresh revocation data for a seal (`PortalPKI.fresh_revocation_data`): both CRLs, published as the
+    current ones, and OCSP responses answering from the certificate rows."""
+    entries = revoked_entries()
+    return functools.partial(pki().fresh_revocation_data, revoked=entries)
+
+
+def ocsp_status(serial: str) -> tuple[datetime, str | None] | None | Literal[False]:
+    """What the OCSP responder says of a serial (hex): (revoked at, reason), None (good), False (unknown)."""
+    serial = serial.lower()
+    row = db.session.scalar(select(Certificate).where(Certificate.serial == serial))
+    if row is not None:
+        return (row.revoked_at or now_utc(), row.revocation_reason) if row.status == "revoked" else None
+    return None if serial in pki().known_serials() else False
 
 
 def issue_for_company(company: Company, now: datetime | None = None) -> Certificate:
@@ -172,10 +191,18 @@ def revoked_entries() -> list[tuple[str, datetime, str | None]]:
 def crl(now: datetime | None = None) -> bytes:
     """Build the issuing CA's CRL from the revoked rows, publish it as the current one and return it (DER).
 
-    Called by the cron job, after a revocation commits, and before sealing a case (so the CRL
-    embedded in a B-LTA file is fresh).
+    Called by the cron job, after a revocation commits, and by /pki/crl when the stored one is stale.
     """
     return pki().write_crl(revoked_entries(), now)
+
+
+def refresh_revocation(now: datetime | None = None) -> int:
+    """The daily job: publish both CRLs afresh and renew the OCSP responder certificate when it is due.
+    Returns the size of the issuing CA's CRL."""
+    portal_pki = pki()
+    portal_pki.init(now)  # creates nothing on a healthy PKI but a responder certificate that is due
+    portal_pki.write_root_crl(now)
+    return len(crl(now))
 
 
 def _publish_crl_after_commit() -> None:

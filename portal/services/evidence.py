@@ -60,6 +60,7 @@ ROOT_PEM = "ca/ukeoi-root-ca.pem"
 ISSUING_PEM = "ca/ukeoi-issuing-ca.pem"
 TSA_PEM = "ca/ukeoi-tsa.pem"
 CRL_FILE = "ca/ukeoi-issuing-ca.crl"
+ROOT_CRL_FILE = "ca/ukeoi-root-ca.crl"
 README = "README.txt"
 CHECKSUMS = "SHA256SUMS.txt"
 
@@ -100,6 +101,8 @@ PROBLEM_LABELS = {
     "SIG_CONSTRAINTS_FAILURE": "署名の制約を満たしていません",
     "FORMAT_FAILURE": "署名の形式に誤りがあります",
     "GENERIC": "検証できませんでした",
+    "NO_ARCHIVE_DATA": "検証情報（DSS）と文書タイムスタンプがありません",
+    "CERTIFICATE_CHAIN_GENERAL_FAILURE": "証明書の連鎖を検証できません（失効情報の不足など）",
 }
 
 
@@ -110,9 +113,9 @@ def trust_material() -> tuple[list[asn1_x509.Certificate], list[bytes], list[asn
     """(trust roots, CRLs, other certificates) the portal validates with: its root and the external TSAs'
     roots, its latest CRL, and its issuing CA and TSA certificates as chain material."""
     pki = certificates.pki()
-    crl = pki.current_crl()
+    crls = [der for der in (pki.current_crl(), pki.current_root_crl()) if der]
     roots = [*pki.trust_roots(), *certificates.external_tsa_roots()]
-    return roots, [crl] if crl else [], [pki.issuing_ca_cert(), pki.tsa_cert()]
+    return roots, crls, [pki.issuing_ca_cert(), pki.tsa_cert(), pki.ocsp_responder_cert()]
 
 
 def verify(pdf: bytes) -> VerificationReport:
@@ -148,6 +151,7 @@ class ReportView:
     """A `VerificationReport` as the pages, the HTML and the PDF report show it."""
 
     ok: bool
+    verdict: str  # the one-word summary: 有効, 署名なし, or the most serious failure
     headline: str
     has_signatures: bool
     ltv: bool
@@ -184,7 +188,9 @@ def _signature_item(index: int, sig: SignatureReport, ltv: bool) -> Item:
         permission = DOCMDP_LABELS.get(sig.docmdp_permission or "", sig.docmdp_permission or "")
         kind = f"認証署名（DocMDP：{permission}）" if permission else "認証署名（DocMDP）"
     integrity = sig.intact and sig.valid
-    if sig.revoked:
+    if not integrity:  # a broken signature says nothing about its certificate
+        trust = Line("証明書の信頼性", "改ざんされているため判定できません", False)
+    elif sig.revoked:
         trust = Line("証明書の信頼性", f"失効しています（失効日時 {jst_text(sig.revoked_at)}）", False)
     elif sig.trusted:
         trust = Line("証明書の信頼性", "信頼済みの認証局に連鎖し、署名時点で有効です", True)
@@ -207,7 +213,8 @@ def _signature_item(index: int, sig: SignatureReport, ltv: bool) -> Item:
         Line("長期検証（LTV）", "検証情報と文書タイムスタンプにより長期検証できます" if ltv
              else "長期検証用の情報がありません", ltv),
     ]
-    title = f"署名{index}：{sig.company or sig.signer_subject or sig.field_name}（署名欄 {sig.field_name}）"
+    who = sig.company or sig.signer_subject or sig.field_name
+    title = f"署名{index}：{who}（署名欄 {_field_label(sig.field_name)}）"
     return _verdict(title, sig.bottom_line, sig.problem, lines)
 
 
@@ -217,11 +224,43 @@ def _timestamp_item(index: int, ts: TimestampReport) -> Item:
         Line("タイムスタンプ局", ts.tsa_name or "―"),
         Line("完全性", "タイムスタンプ後に改ざんされていません" if ts.intact else "改ざんされているか、壊れています",
              ts.intact),
-        Line("タイムスタンプ局証明書の信頼性", "信頼済みの認証局に連鎖しています" if ts.trusted else "信頼できません",
-             ts.trusted),
+        _timestamp_trust_line(ts),
         _modification_line(ts.modification_level),
     ]
     return _verdict(f"文書タイムスタンプ{index}（{ts.field_name}）", ts.bottom_line, ts.problem, lines)
+
+
+def _timestamp_trust_line(ts: TimestampReport) -> Line:
+    label = "タイムスタンプ局証明書の信頼性"
+    if not ts.intact:  # a broken token says nothing about its certificate
+        return Line(label, "改ざんされているため判定できません", False)
+    return Line(label, "信頼済みの認証局に連鎖しています" if ts.trusted else "信頼できません", ts.trusted)
+
+
+def _field_label(name: str) -> str:
+    """"Party2" → "2": the party's position, as the parties are numbered on the pages."""
+    number = name.removeprefix(signing.FIELD_PREFIX)
+    return number if number.isdigit() else name
+
+
+def _summary(report: VerificationReport) -> tuple[str, str]:
+    """(verdict, headline): the most serious failure first — a changed file before a revoked certificate,
+    before an untrusted one — since each later finding follows from the earlier."""
+    if not report.has_signatures:
+        return "署名なし", "このPDFには電子署名がありません。"
+    sigs, stamps = report.signatures, report.document_timestamps
+    if not (all(sig.intact and sig.valid for sig in sigs) and all(ts.intact for ts in stamps)):
+        return "改ざんされています（無効）", ("署名又はタイムスタンプの後にPDFが改ざんされているか、"
+                                      "署名が壊れています。この文書の署名は無効です。")
+    if any(sig.revoked for sig in report.signatures):
+        return "無効", "署名の時点で失効していた証明書による電子署名があります。"
+    if report.valid and report.ltv:
+        return "有効", "すべての電子署名と文書タイムスタンプが有効です。長期検証（PAdES B-LTA）に対応しています。"
+    if report.valid:
+        return "有効", "すべての電子署名が有効です。長期検証（PAdES B-LTA）に必要な検証情報はそろっていません。"
+    if not (all(sig.trusted for sig in sigs) and all(ts.trusted for ts in stamps)):
+        return "要確認", "信頼できる認証局に連鎖しない、又は失効情報のない署名・タイムスタンプがあります。"
+    return "要確認", "有効でない電子署名又はタイムスタンプがあります。内容を確認してください。"
 
 
 def _verdict(title: str, ok: bool, problem: str | None, lines: list[Line]) -> Item:
@@ -233,21 +272,18 @@ def _verdict(title: str, ok: bool, problem: str | None, lines: list[Line]) -> It
 
 def describe(report: VerificationReport) -> ReportView:
     """The report in Japanese: a headline, one item per signature and document timestamp, notes."""
-    if not report.has_signatures:
-        headline = "このPDFには電子署名がありません。"
-    elif report.valid and report.ltv:
-        headline = "すべての電子署名と文書タイムスタンプが有効です。長期検証（PAdES B-LTA）に対応しています。"
-    elif report.valid:
-        headline = "すべての電子署名が有効です。長期検証用の情報（文書タイムスタンプ）はまだ付いていません。"
-    else:
-        headline = "有効でない電子署名又はタイムスタンプがあります。内容を確認してください。"
+    verdict, headline = _summary(report)
+    dss = (f"証明書 {report.dss_certificates} 件・失効リスト {report.dss_crls} 件・OCSP応答 {report.dss_ocsps} 件"
+           if report.has_dss else "なし")
+    ltv_text = "あり（PAdES B-LTA）" if report.ltv else (
+        f"なし（{_problem_text(report.lta_problem)}）" if report.lta_problem else "なし")
     notes = [
-        Line("検証情報（DSS）", f"証明書 {report.dss_certificates} 件・失効リスト {report.dss_crls} 件"
-             if report.has_dss else "なし", report.has_dss or None),
-        Line("長期検証（LTV）", "あり（PAdES B-LTA）" if report.ltv else "なし", report.ltv),
+        Line("検証情報（DSS）", dss, report.has_dss or None),
+        Line("長期検証（LTV）", ltv_text, report.ltv),
     ]
     return ReportView(
         ok=report.valid,
+        verdict=verdict,
         headline=headline,
         has_signatures=report.has_signatures,
         ltv=report.ltv,
@@ -408,6 +444,9 @@ def package_files(case: Case, now: datetime | None = None) -> dict[str, bytes]:
     crl = pki.current_crl()
     if crl:
         files[CRL_FILE] = crl
+    root_crl = pki.current_root_crl()
+    if root_crl:
+        files[ROOT_CRL_FILE] = root_crl
     _main, attachments = cases.current_documents(case)
     for number, doc in enumerate(attachments, start=1):
         files[f"attachments/{number:02d}_{_safe(doc.label)}_{_safe(doc.filename)}"] = store.get(doc.sha256)
@@ -621,7 +660,7 @@ def render_report_pdf(case: Case, final: Document, pdf: bytes, view: ReportView,
         ]),
         Spacer(1, 6),
         _p("結果", heading),
-        _p(view.headline, good if view.ok else bad),
+        _p(f"{view.verdict}　{view.headline}", good if view.ok else bad),
         Spacer(1, 4),
         grid([(line.label, line.value, line.ok) for line in view.notes]),
     ]
@@ -634,7 +673,8 @@ def render_report_pdf(case: Case, final: Document, pdf: bytes, view: ReportView,
         Spacer(1, 8),
         _p("検証の方法", heading),
         _p("pyHanko の検証機能で、Ukeoi ルート認証局を信頼の起点とし、各署名をその署名タイムスタンプの時刻において、"
-           "PDFに埋め込まれた検証情報（証明書・失効リスト）と Ukeoi の最新の失効リストを用いて検証しました。"
+           "PDFに埋め込まれた検証情報（証明書・失効リスト・OCSP応答）と Ukeoi の最新の失効リストを用いて検証しました。"
+           "長期検証は、ルート認証局より下のすべての証明書に失効情報を求める方針（REQUIRE_REVINFO）で判定しています。"
            f"ルート認証局証明書の SHA-256 フィンガープリント：{context['root_fingerprint']}", base),
     ]
     doc.build(story)
@@ -650,11 +690,13 @@ def readme_text(case: Case, files: dict[str, bytes], now: datetime) -> str:
         files=list(files),
         attachments=[name for name in files if name.startswith("attachments/")],
         has_crl=CRL_FILE in files,
+        has_root_crl=ROOT_CRL_FILE in files,
         root_fingerprint=root_fingerprint(),
         ca_page=current_app.config["PUBLIC_BASE_URL"].rstrip("/") + "/pki/ca",
         generated_at=jst_text(now),
         names=dict(report_html=REPORT_HTML, report_pdf=REPORT_PDF, audit_csv=AUDIT_CSV, audit_json=AUDIT_JSON,
-                   root=ROOT_PEM, issuing=ISSUING_PEM, tsa=TSA_PEM, crl=CRL_FILE, checksums=CHECKSUMS),
+                   root=ROOT_PEM, issuing=ISSUING_PEM, tsa=TSA_PEM, crl=CRL_FILE, root_crl=ROOT_CRL_FILE,
+                   checksums=CHECKSUMS),
     ).replace("\r\n", "\n")
 
 

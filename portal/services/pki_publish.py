@@ -11,7 +11,9 @@ from datetime import datetime, timedelta
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509 import ocsp
 from flask import current_app
 
 from portal.clock import now_utc
@@ -20,7 +22,17 @@ from portal.services.tsa import InternalTimeStamper
 
 # Serve a new CRL rather than one this close to its nextUpdate (the cron job normally refreshes daily).
 CRL_REFRESH_MARGIN = timedelta(days=1)
-MAX_QUERY_BYTES = 16 * 1024  # a TimeStampReq is a few hundred bytes
+MAX_QUERY_BYTES = 16 * 1024  # a TimeStampReq or OCSPRequest is a few hundred bytes
+OCSP_REQUEST_TYPE = "application/ocsp-request"
+OCSP_RESPONSE_TYPE = "application/ocsp-response"
+
+
+class MalformedOcspRequest(ValueError):
+    """Not a DER OCSPRequest for exactly one certificate; `body` is the malformedRequest response."""
+
+    def __init__(self, body: bytes):
+        super().__init__("malformed OCSP request")
+        self.body = body
 
 
 @dataclass(frozen=True)
@@ -51,6 +63,30 @@ def crl_der(now: datetime | None = None) -> bytes:
     return certificates.crl(now)
 
 
+def root_crl_der(now: datetime | None = None) -> bytes:
+    """The root's current CRL (DER), rebuilt when missing or about to expire, like `crl_der`."""
+    now = now or now_utc()
+    pki = certificates.pki()
+    der = pki.current_root_crl()
+    if der is not None:
+        next_update = x509.load_der_x509_crl(der).next_update_utc
+        if next_update is not None and next_update - now > CRL_REFRESH_MARGIN:
+            return der
+    return pki.write_root_crl(now)
+
+
+def ocsp_reply(request_der: bytes, now: datetime | None = None) -> bytes:
+    """Answer a DER OCSPRequest (RFC 6960) about a certificate of the issuing CA with a signed response.
+    Raises `MalformedOcspRequest` for anything that is not a request for exactly one certificate."""
+    try:
+        request = ocsp.load_der_ocsp_request(request_der)
+        request.hash_algorithm  # noqa: B018 - an unknown algorithm raises here, not halfway through
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        body = ocsp.OCSPResponseBuilder.build_unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
+        raise MalformedOcspRequest(body.public_bytes(serialization.Encoding.DER)) from exc
+    return certificates.pki().ocsp_answer(request, certificates.ocsp_status, now)
+
+
 def ca_certificates() -> list[PublishedCertificate]:
     """The root, the issuing CA and the TSA certificate, as the /pki/ca page lists them."""
     pki = certificates.pki()
@@ -58,6 +94,7 @@ def ca_certificates() -> list[PublishedCertificate]:
         ("root", "ルート認証局（信頼の起点）", pki.root_cert()),
         ("issuing", "発行認証局（各社の署名用証明書を発行）", pki.issuing_ca_cert()),
         ("tsa", "タイムスタンプ局", pki.tsa_cert()),
+        ("ocsp", "OCSPレスポンダ（証明書の失効状態に応答）", pki.ocsp_responder_cert()),
     ]
     return [_published(name, label, cert) for name, label, cert in entries]
 

@@ -12,9 +12,9 @@ The life of a contract PDF:
    FORM_FILLING.
 3. `sign_as_party` once per party in order: party 1 certifies (DocMDP: form filling and signatures
    only), the others approve; each is PAdES B-T (signature timestamp) in its own incremental update.
-4. `seal_lta` after the last party: one revision with a DSS (certificates and CRLs of every signature
-   and its timestamp) and a document timestamp, then a DSS update with the document timestamp's own
-   validation data (VRI) → PAdES B-LTA.
+4. `seal_lta` after the last party: one revision with a DSS (certificates, CRLs and OCSP responses of
+   every signature and its timestamp, issued after the last of them) and a document timestamp, then a DSS
+   update with the document timestamp's own validation data (VRI) → PAdES B-LTA.
 
 Signing refuses to produce output without a timestamp: a `TimestampUnavailable` from the timestamper
 propagates unchanged.
@@ -26,10 +26,11 @@ import functools
 import io
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO, Protocol
 
+from asn1crypto import x509 as asn1_x509
 from fontTools import subset, ttLib
 from fontTools.ttLib.scaleUpem import scale_upem
 from pyhanko.pdf_utils import generic, layout
@@ -40,9 +41,15 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.sign import fields, signers
-from pyhanko.sign.general import MultivaluedAttributeError, NonexistentAttributeError, find_unique_cms_attribute
+from pyhanko.sign.general import (
+    MultivaluedAttributeError,
+    NonexistentAttributeError,
+    extract_certificate_info,
+    find_unique_cms_attribute,
+)
 from pyhanko.sign.timestamps import TimeStamper
 from pyhanko.sign.validation.dss import DocumentSecurityStore, collect_validation_info
+from pyhanko.sign.validation.generic_cms import extract_tst_data_iter
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator import ValidationContext
@@ -380,20 +387,38 @@ def _font_bytes(path: str) -> bytes:
 # ---------------------------------------------------------------------- B-LTA
 
 
-class ValidationContextFactory(Protocol):
-    """Makes a validation context judging at `moment` (None: now), e.g. `PortalPKI.validation_context`."""
+@dataclass(frozen=True)
+class RevocationData:
+    """CRLs and OCSP responses (DER) to embed, issued after every signature and timestamp they cover."""
 
-    def __call__(self, *, moment: datetime | None = None) -> ValidationContext: ...
+    crls: list[bytes] = field(default_factory=list)
+    ocsps: list[bytes] = field(default_factory=list)
+
+
+class RevocationSource(Protocol):
+    """Issues fresh revocation data for `certs`, dated after `after` (the newest signing or timestamp time)."""
+
+    def __call__(self, certs: Sequence[asn1_x509.Certificate], after: datetime | None) -> RevocationData: ...
+
+
+class ValidationContextFactory(Protocol):
+    """Makes a validation context judging at `moment` (None: now) with the given revocation data (None: the
+    factory's own), e.g. `PortalPKI.validation_context`."""
+
+    def __call__(
+        self, crls: Sequence[bytes] | None = None, *, ocsps: Sequence[bytes] = (), moment: datetime | None = None
+    ) -> ValidationContext: ...
 
 
 def seal_lta(
     pdf: bytes,
     validation_context_at: ValidationContextFactory | ValidationContext,
     timestamper: TimeStamper,
+    revocation: RevocationSource | None = None,
 ) -> bytes:
     """`seal_lta_into` from bytes to bytes."""
     out = io.BytesIO()
-    seal_lta_into(io.BytesIO(pdf), out, validation_context_at, timestamper)
+    seal_lta_into(io.BytesIO(pdf), out, validation_context_at, timestamper, revocation)
     return out.getvalue()
 
 
@@ -402,30 +427,45 @@ def seal_lta_into(
     output: BinaryIO,
     validation_context_at: ValidationContextFactory | ValidationContext,
     timestamper: TimeStamper,
+    revocation: RevocationSource | None = None,
 ) -> None:
     """Add a DSS with the validation data of every signature, then a document timestamp (PAdES B-LTA);
     the result goes to `output` (readable and seekable).
 
-    Pass a factory such as `pki.validation_context` (or a `functools.partial` of it with the CRLs):
-    each party's certificate is then validated at the time of its signature timestamp, so a certificate
-    revoked or reissued after that party signed does not block the seal. A single ValidationContext
-    validates everything now instead. A certificate revoked before its signature raises
-    (pyhanko_certvalidator's RevokedError). Running it again on a sealed file renews the archive chain.
+    Pass a factory such as `pki.validation_context`: each party's certificate is then validated at the
+    time of its signature timestamp, so a certificate revoked or reissued after that party signed does not
+    block the seal. With `revocation`, the data it issues for every signer and TSA certificate of the file
+    (after the newest signing time: `PortalPKI.fresh_revocation_data`) is what the contexts use and what
+    the DSS gets; without it, the factory's own. A single ValidationContext validates everything now instead.
+    A certificate revoked before its signature raises (pyhanko_certvalidator's RevokedError). Running it
+    again on a sealed file renews the archive chain and adds fresh revocation data.
     """
     if isinstance(validation_context_at, ValidationContext):
         fixed = validation_context_at
-        asyncio.run(_seal_lta(source, output, lambda moment=None: fixed, timestamper))
+        asyncio.run(_seal_lta(source, output, lambda *_a, **_k: fixed, timestamper, None))
     else:
-        asyncio.run(_seal_lta(source, output, validation_context_at, timestamper))
+        asyncio.run(_seal_lta(source, output, validation_context_at, timestamper, revocation))
 
 
 async def _seal_lta(
-    source: BinaryIO, output: BinaryIO, validation_context_at: ValidationContextFactory, timestamper: TimeStamper
+    source: BinaryIO,
+    output: BinaryIO,
+    factory: ValidationContextFactory,
+    timestamper: TimeStamper,
+    revocation: RevocationSource | None,
 ) -> None:
     writer = IncrementalPdfFileWriter(source)
+    embedded_sigs = writer.prev.embedded_signatures  # party signatures and earlier document timestamps
+    data = revocation(*_signers_and_latest_time(embedded_sigs)) if revocation else None
+
+    def validation_context_at(moment: datetime | None) -> ValidationContext:
+        if data is None:
+            return factory(moment=moment)
+        return factory(data.crls, ocsps=data.ocsps, moment=moment)
+
     contexts: list[ValidationContext] = []
     try:
-        for embedded in writer.prev.embedded_signatures:  # party signatures and earlier document timestamps
+        for embedded in embedded_sigs:
             is_party = embedded.sig_object_type == "/Sig"
             vc = validation_context_at(moment=signature_timestamp_time(embedded) if is_party else None)
             contexts.append(vc)
@@ -443,6 +483,22 @@ async def _seal_lta(
             await vc.aclose()
 
 
+def _signers_and_latest_time(
+    embedded_sigs: Sequence[EmbeddedPdfSignature],
+) -> tuple[list[asn1_x509.Certificate], datetime | None]:
+    """Every signer certificate of the file (parties, signature timestamps, document timestamps) and the
+    newest time any of them vouches for."""
+    certs: dict[bytes, asn1_x509.Certificate] = {}
+    times: list[datetime] = []
+    for embedded in embedded_sigs:
+        for signed_data in [embedded.signed_data, *extract_tst_data_iter(embedded.signer_info, signed=False)]:
+            signer = extract_certificate_info(signed_data).signer_cert
+            certs.setdefault(signer.dump(), signer)
+            if signed_data["encap_content_info"]["content_type"].native == "tst_info":
+                times.append(signed_data["encap_content_info"]["content"].parsed["gen_time"].native)
+    return list(certs.values()), max(times, default=None)
+
+
 def signature_timestamp_time(sig: EmbeddedPdfSignature) -> datetime | None:
     """The time in a signature's timestamp token (B-T), or None without one. Not validated here."""
     try:
@@ -455,6 +511,8 @@ def signature_timestamp_time(sig: EmbeddedPdfSignature) -> datetime | None:
 __all__ = [
     "InvalidPdf",
     "PdfInfo",
+    "RevocationData",
+    "RevocationSource",
     "StampText",
     "field_name",
     "inspect_upload",

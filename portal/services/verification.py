@@ -6,7 +6,12 @@ It returns plain data (dataclasses of str/bool/datetime); rendering is the calle
 Validation is point-in-time, as PAdES intends: each signature is judged at the time of its own signature
 timestamp (so a certificate that expires or is revoked *later*, e.g. superseded on reissue, does not void
 contracts signed before), each document timestamp at the time of the next one, the last one now. Trust
-comes from the given roots; revocation data from the CRLs given plus those embedded in the DSS.
+comes from the given roots; revocation data from the CRLs given plus those embedded in the DSS, and every
+certificate below a root needs some (pyHanko's REQUIRE_REVINFO, `pki.revinfo_policy`).
+
+Long-term validation (`VerificationReport.ltv`) is pyHanko's own AdES LTA validation of every signature
+under the same strict policy, from what the file carries alone (DSS and document timestamps): a file
+whose archive data is incomplete is not called B-LTA, whatever its shape.
 Modification levels and coverage are pyHanko enum names, e.g. "FORM_FILLING".
 """
 from __future__ import annotations
@@ -23,18 +28,35 @@ from asn1crypto import cms, x509
 from pyhanko.pdf_utils.decode_limits import DecodePurpose
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.ades.report import AdESPassed
 from pyhanko.sign.validation import (
     DocumentSecurityStore,
     EmbeddedPdfSignature,
+    ades,
     async_validate_pdf_signature,
     async_validate_pdf_timestamp,
 )
 from pyhanko.sign.validation.errors import NoDSSFoundError, SignatureValidationError
+from pyhanko.sign.validation.policy_decl import (
+    CertificateFetchingRule,
+    CertValidationPolicySpec,
+    PdfSignatureValidationSpec,
+    RevinfoOnlineFetchingRule,
+    RevocationInfoGatheringSpec,
+    SignatureValidationSpec,
+)
 from pyhanko.sign.validation.status import PdfSignatureStatus, TimestampSignatureStatus
 from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.registry import SimpleTrustManager
 
-from portal.services.pki import make_validation_context
+from portal.services.pki import make_validation_context, revinfo_policy
 from portal.services.signing import PARSE_ERRORS, InvalidPdf, signature_timestamp_time
+
+# Long-term validation judges the file on what it carries: nothing is fetched, not even from the portal.
+LOCAL_ONLY = RevocationInfoGatheringSpec(
+    online_fetching_rule=RevinfoOnlineFetchingRule.LOCAL_ONLY,
+    certificate_fetching_rule=CertificateFetchingRule.NEVER_FETCH,
+)
 
 # What a malformed or unsupported signature can raise while being read or validated.
 _VALIDATION_ERRORS = (SignatureValidationError, PdfError, ValueError, KeyError, TypeError)
@@ -121,6 +143,9 @@ class VerificationReport:
     has_dss: bool = False
     dss_certificates: int = 0
     dss_crls: int = 0
+    dss_ocsps: int = 0
+    lta_passed: bool = False  # pyHanko's AdES LTA validation passed (AdESPassed.OK) for every signature
+    lta_problem: str | None = None  # its sub-indication for the first signature that did not pass
 
     @property
     def has_signatures(self) -> bool:
@@ -128,10 +153,11 @@ class VerificationReport:
 
     @property
     def ltv(self) -> bool:
-        """PAdES B-LTA shape: validation data in a DSS, sealed by a valid document timestamp."""
+        """PAdES B-LTA that holds: sealed by valid document timestamps, and pyHanko's strict AdES LTA
+        validation (revocation data for every certificate below the root) passes for every signature."""
         return (
             self.has_dss
-            and self.dss_crls > 0
+            and self.lta_passed
             and bool(self.document_timestamps)
             and all(ts.bottom_line for ts in self.document_timestamps)
         )
@@ -188,11 +214,13 @@ async def _verify(
 ) -> VerificationReport:
     dss = _read_dss(reader)
     dss_crls = [ref.get_object().read_data(DecodePurpose.CRL) for ref in dss.crls] if dss else []
+    dss_ocsps = [ref.get_object().read_data(DecodePurpose.OCSP_RESPONSE) for ref in dss.ocsps] if dss else []
     dss_certs = list(dss.load_certs()) if dss else []
 
     def context_at(moment: datetime | None) -> ValidationContext:  # fresh per signature: contexts cache results
         return make_validation_context(
-            trust_roots, crls=[*crls, *dss_crls], other_certs=[*other_certs, *dss_certs], moment=moment
+            trust_roots, crls=[*crls, *dss_crls], ocsps=dss_ocsps, other_certs=[*other_certs, *dss_certs],
+            moment=moment,
         )
 
     signatures = [
@@ -206,13 +234,38 @@ async def _verify(
         await _timestamp_report(sig, context_at(moment))
         for sig, moment in zip(doc_timestamps, moments, strict=True)
     ]
+    lta_problem = await _lta_problem(reader, trust_roots) if dss is not None and timestamps else "NO_ARCHIVE_DATA"
     return VerificationReport(
         signatures=signatures,
         document_timestamps=timestamps,
         has_dss=dss is not None,
         dss_certificates=len(dss_certs),
         dss_crls=len(dss_crls),
+        dss_ocsps=len(dss_ocsps),
+        lta_passed=lta_problem is None and bool(signatures),
+        lta_problem=lta_problem,
     )
+
+
+async def _lta_problem(reader: PdfFileReader, trust_roots: list[x509.Certificate]) -> str | None:
+    """pyHanko's AdES LTA validation of each signature, trusting only `trust_roots`, under the strict
+    revocation policy: None when all pass, else the sub-indication of the first that does not."""
+    spec = PdfSignatureValidationSpec(
+        SignatureValidationSpec(
+            cert_validation_policy=CertValidationPolicySpec(
+                trust_manager=SimpleTrustManager.build(trust_roots), revinfo_policy=revinfo_policy()
+            ),
+            revinfo_gathering_policy=LOCAL_ONLY,
+        )
+    )
+    for sig in reader.embedded_regular_signatures:
+        try:
+            result = await ades.ades_lta_validation(sig, pdf_validation_spec=spec)
+        except _VALIDATION_ERRORS as exc:
+            return type(exc).__name__
+        if result.ades_subindic != AdESPassed.OK:
+            return str(getattr(result.ades_subindic, "name", result.ades_subindic))
+    return None
 
 
 def _read_dss(reader: PdfFileReader) -> DocumentSecurityStore | None:
@@ -269,7 +322,7 @@ def _identity(sig: EmbeddedPdfSignature) -> dict[str, Any]:
         return identity
     subject = cert.subject.native
     identity.update(
-        signer_subject=cert.subject.human_friendly,
+        signer_subject=subject_text(cert.subject),
         company=subject.get("organization_name"),
         corporate_number=subject.get("serial_number"),
         certificate_serial=format(cert.serial_number, "x"),
@@ -305,7 +358,30 @@ def _is_certification(sig: EmbeddedPdfSignature) -> bool:
 def _tsa_name(status: TimestampSignatureStatus | None) -> str | None:
     if status is None:
         return None
-    return status.signing_cert.subject.human_friendly
+    return subject_text(status.signing_cert.subject)
+
+
+# Labels of the name attributes a report shows, in the order of the certificate.
+SUBJECT_LABELS = {
+    "serial_number": "シリアル番号",
+    "common_name": "名前(CN)",
+    "organization_name": "組織(O)",
+    "organizational_unit_name": "部署(OU)",
+    "country_name": "国(C)",
+    "state_or_province_name": "都道府県(ST)",
+    "locality_name": "市区町村(L)",
+}
+
+
+def subject_text(name: x509.Name) -> str:
+    """A certificate name with Japanese labels: "シリアル番号: 1234, 名前(CN): 株式会社…, 国(C): JP"."""
+    parts = []
+    for rdn in name.chosen:
+        for attribute in rdn:
+            key = attribute["type"].native
+            label = SUBJECT_LABELS.get(key, key)
+            parts.append(f"{label}: {attribute['value'].native}")
+    return ", ".join(parts)
 
 
 def _name(value) -> str | None:

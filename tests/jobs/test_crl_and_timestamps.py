@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import json
 import threading
 from datetime import UTC, datetime, timedelta
@@ -18,9 +19,20 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.ades.report import AdESPassed
 from pyhanko.sign.timestamps import HTTPTimeStamper
+from pyhanko.sign.validation import ades
 from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
+from pyhanko.sign.validation.policy_decl import (
+    CertValidationPolicySpec,
+    PdfSignatureValidationSpec,
+    SignatureValidationSpec,
+)
+from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy, FreshnessReqType
+from pyhanko_certvalidator.registry import SimpleTrustManager
 from sqlalchemy import select
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
@@ -28,13 +40,14 @@ from werkzeug.wrappers import Request, Response
 from portal import jobs
 from portal.extensions import db
 from portal.models import AuditEvent, Case, Document, SentNotice
-from portal.services import archive, bootstrap, cases, certificates, evidence, pki_health, pki_publish
+from portal.services import archive, bootstrap, cases, certificates, evidence, pki_health, pki_publish, signing
 from portal.services.pki import PortalPKI
 from portal.services.storage import get_store
 from portal.services.tsa import QUERY_CONTENT_TYPE, REPLY_CONTENT_TYPE, InternalTimeStamper, TimeStampResponse
+from portal.services.verification import LOCAL_ONLY
 from tests.evidence_support import completed_case, parties
 from tests.pdf_tools import pdfsig
-from tests.web.cases_support import fresh
+from tests.web.cases_support import fresh, work
 
 PASSPHRASE = b"test-pki-passphrase"
 
@@ -107,8 +120,8 @@ def test_r_acc_4_crl_route_serves_a_signed_crl_listing_a_revoked_serial(app, cli
     company_cert = x509.load_pem_x509_certificate(pem.encode())
     point = company_cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value[0]
     url = point.full_name[0].value
-    assert url == "http://localhost/pki/crl"
-    response = client.get(url.removeprefix("http://localhost"))
+    assert url == app.config["PKI_BASE_URL"] + "/pki/crl"
+    response = client.get(url.removeprefix(app.config["PKI_BASE_URL"]))
     assert response.status_code == 200
     assert response.mimetype == "application/pkix-crl"
     crl = x509.load_der_x509_crl(response.data)
@@ -180,7 +193,8 @@ def test_r_case_3_a_portal_signs_through_another_portals_tsa(app, live_url, pair
 @pytest.fixture
 def other_tsa(tmp_path):
     """A TSA of another PKI (a second installation's, standing in for an accredited external TSA): RFC 3161
-    over HTTP at /pki/tsa, and its CRL at the address its certificates name, counting the fetches."""
+    over HTTP at /pki/tsa, and its CRLs and OCSP responder at the addresses its certificates name, counting
+    the fetches of revocation data."""
     state: dict = {"crl_fetches": 0}
 
     @Request.application
@@ -190,6 +204,12 @@ def other_tsa(tmp_path):
         if request.path == "/pki/crl":
             state["crl_fetches"] += 1
             return Response(state["pki"].current_crl(), mimetype="application/pkix-crl")
+        if request.path == "/pki/crl/root":
+            return Response(state["pki"].current_root_crl(), mimetype="application/pkix-crl")
+        if request.method == "POST" and request.path == "/pki/ocsp":
+            state["crl_fetches"] += 1  # revocation data fetched, by OCSP here
+            answer = state["pki"].ocsp_answer(ocsp.load_der_ocsp_request(request.get_data()), lambda serial: None)
+            return Response(answer, mimetype="application/ocsp-response")
         return Response(status=404)
 
     server = make_server("127.0.0.1", 0, serve, threaded=True)
@@ -259,7 +279,7 @@ def test_r_acc_4_healthz_reports_pki_ok_after_a_real_timestamp(client, portal_pk
     assert response.status_code == 200, body
     pki = body["checks"]["pki"]
     assert pki["ok"] is True and pki["tsa"]["source"] == "internal"
-    assert set(pki["not_after"]) == {"root-ca", "issuing-ca", "tsa"}
+    assert set(pki["not_after"]) == {"root-ca", "issuing-ca", "tsa", "ocsp"}
 
 
 def test_r_acc_4_healthz_fails_when_the_keys_cannot_be_read(app, client, portal_pki, live_worker, monkeypatch,
@@ -405,3 +425,75 @@ def test_r_case_3_retimestamp_leaves_fresh_archives_alone(app, pair):
     result = jobs.retimestamp_archives()
     assert result == {"backfilled": 1, "due": 0, "renewed": [], "failed": [], "blocked": None}
     assert len(_sealed_docs(case_id)) == 1
+
+
+def _strict_lta_results(pdf: bytes, roots) -> list:
+    """pyHanko's AdES LTA validation (REQUIRE_REVINFO, MAX_DIFF_REVOCATION_VALIDATION, trusting only `roots`)
+    of every party signature now, and simulated 4 and 9 years on."""
+    spec = PdfSignatureValidationSpec(SignatureValidationSpec(cert_validation_policy=CertValidationPolicySpec(
+        trust_manager=SimpleTrustManager.build(roots),
+        revinfo_policy=CertRevTrustPolicy(REQUIRE_REVINFO,
+                                          freshness_req_type=FreshnessReqType.MAX_DIFF_REVOCATION_VALIDATION),
+    ), revinfo_gathering_policy=LOCAL_ONLY))  # from what the file carries: nothing fetched
+
+    async def judge():
+        results = []
+        for sig in PdfFileReader(io.BytesIO(pdf)).embedded_regular_signatures:
+            results.append(("now", (await ades.ades_lta_validation(sig, pdf_validation_spec=spec)).ades_subindic))
+            for years in (4, 9):
+                future = datetime.now(UTC) + timedelta(days=365 * years + 2)
+                result = await ades.simulate_future_ades_lta_validation(
+                    sig, pdf_validation_spec=spec, future_validation_time=future)
+                results.append((years, result.ades_subindic))
+        return results
+
+    return asyncio.run(judge())
+
+
+@pytest.fixture
+def trio(ctx, portal_pki) -> list[int]:
+    return parties(("甲建設株式会社", "kou"), ("乙工務店株式会社", "otsu"), ("丙設備株式会社", "hei"))
+
+
+def test_r_case_3_a_completed_three_party_case_passes_strict_lta_validation(app, trio, portal_pki):
+    """Does the sealed original of a three-party case, completed through the jobs, pass pyHanko's strict AdES
+    LTA validation for every party signature at seal time, in 4 and in 9 years — and does the report say
+    長期検証 あり?"""
+    case = db.session.get(Case, completed_case(app, trio))
+    pdf = get_store().get(cases.final_document(case).sha256)
+    results = _strict_lta_results(pdf, portal_pki.trust_roots())
+    assert len(results) == 9
+    assert all(subindic == AdESPassed.OK for _when, subindic in results), results
+    view = evidence.describe(evidence.verify(pdf))
+    assert view.ltv and view.notes[1].value == "あり（PAdES B-LTA）"
+
+
+def test_r_case_3_lta_update_gives_archives_sealed_without_revocation_data_what_they_lack(app, runner, pair,
+                                                                                          portal_pki):
+    """For a case archived before the seal embedded OCSP responses, does `flask portal lta-update` enqueue a
+    job whose LTA update makes strict validation pass, and does running it again enqueue nothing?"""
+    case_id = completed_case(app, pair)
+    case = db.session.get(Case, case_id)
+    final = cases.final_document(case)
+    store = get_store()
+    old_style = signing.seal_lta(store.get(cases.signing_base(case).sha256), certificates.sealing_contexts(),
+                                 certificates.timestamper())  # as sealed before: no OCSP responses
+    final.sha256 = store.put(old_style)
+    final.size = len(old_style)
+    db.session.commit()
+    before = _strict_lta_results(old_style, portal_pki.trust_roots())
+    assert any(subindic != AdESPassed.OK for _when, subindic in before)
+
+    first = runner.invoke(args=["portal", "lta-update"])
+    assert first.exit_code == 0 and "enqueued 1 case(s)" in first.output
+    work(app)
+    fresh()
+    case = db.session.get(Case, case_id)
+    updated = cases.final_document(case)
+    assert updated.id != final.id
+    pdf = store.get(updated.sha256)
+    assert all(subindic == AdESPassed.OK for _when, subindic in _strict_lta_results(pdf, portal_pki.trust_roots()))
+    assert evidence.verify(pdf).ltv
+    again = runner.invoke(args=["portal", "lta-update"])
+    assert again.exit_code == 0 and "enqueued 0 case(s)" in again.output
+    assert archive.add_revocation_data(case_id) == "up to date"

@@ -130,7 +130,8 @@ def test_r_case_3_worker_killed_mid_job_is_reconciled_and_signs_exactly_once(app
     assert len(events) == 1
     # the re-run's output verifies: one certification signature by 甲建設
     pki = certificates.pki()
-    report = verify_pdf(get_store().get(signed[0].sha256), pki.trust_roots(), [certificates.crl()])
+    crls = [certificates.crl(), pki.current_root_crl()]
+    report = verify_pdf(get_store().get(signed[0].sha256), pki.trust_roots(), crls)
     assert [s.company for s in report.signatures] == ["甲建設株式会社"] and report.valid
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyhanko_certvalidator import CertificateValidator
@@ -101,7 +102,7 @@ def test_r_acc_4_tsa_certificate_is_for_timestamping_only(pki):
 
 def test_r_acc_4_company_certificate_chains_to_the_root(pki, issued):
     """Does a fresh certificate validate against the portal root with the current CRL?"""
-    _validate(pki, issued.cert_pem, [pki.build_crl([])])
+    _validate(pki, issued.cert_pem, [pki.build_crl([]), pki.build_root_crl()])
 
 
 def test_r_acc_4_certificate_without_crl_is_not_accepted(pki, issued):
@@ -115,7 +116,7 @@ def test_r_acc_4_revoked_certificate_is_rejected(pki):
     cert = pki.issue_company_certificate("株式会社失効", "9999999999999")
     crl = pki.build_crl([(cert.serial, datetime.now(UTC) - timedelta(minutes=1), "key_compromise")])
     with pytest.raises(RevokedError):
-        _validate(pki, cert.cert_pem, [crl])
+        _validate(pki, cert.cert_pem, [crl, pki.build_root_crl()])
 
 
 def test_r_acc_4_crl_lists_serial_and_reason_for_seven_days(pki, issued):
@@ -172,3 +173,31 @@ def test_health_reports_unreadable_keys(pki):
     report = PortalPKI(pki.directory, b"wrong").health()
     assert report["ok"] is False
     assert any("root-ca" in p for p in report["problems"])
+
+
+def test_r_acc_4_init_reissues_an_old_issuing_ca_with_the_same_key_and_old_certificates_still_validate(tmp_path):
+    """On an install made before the root CRL existed, does `init` give the issuing CA a distribution point
+    (same key, name and expiry), while a company certificate issued earlier validates strictly?"""
+    old = PortalPKI(tmp_path / "pki", PASSPHRASE, "http://portal.example")
+    old.root_key_bits = old.ca_key_bits = old.company_key_bits = 2048
+    old.init()
+    issuing = old._load("issuing-ca")
+    legacy = x509.CertificateBuilder(  # what earlier versions issued: no CRL distribution point
+        issuer_name=issuing.cert.issuer, subject_name=issuing.cert.subject, public_key=issuing.key.public_key(),
+        serial_number=x509.random_serial_number(), not_valid_before=issuing.cert.not_valid_before_utc,
+        not_valid_after=issuing.cert.not_valid_after_utc,
+        extensions=[e for e in issuing.cert.extensions if not isinstance(e.value, x509.CRLDistributionPoints)],
+    ).sign(old._load("root-ca").key, hashes.SHA256())
+    (old.directory / "issuing-ca.pem").write_bytes(legacy.public_bytes(Encoding.PEM))
+    earlier = PortalPKI(old.directory, PASSPHRASE, "http://portal.example")
+    issued_before = earlier.issue_company_certificate("株式会社以前", "5555555555555")
+
+    migrated = PortalPKI(old.directory, PASSPHRASE, "http://portal.example")
+    assert migrated.init() is True
+    new = x509.load_der_x509_certificate(migrated.issuing_ca_cert().dump())
+    assert new.public_key() == legacy.public_key() and new.subject == legacy.subject
+    assert new.not_valid_after_utc == legacy.not_valid_after_utc and new.serial_number != legacy.serial_number
+    point = new.extensions.get_extension_for_class(x509.CRLDistributionPoints).value[0]
+    assert point.full_name[0].value == "http://portal.example/pki/crl/root"
+    _validate(migrated, issued_before.cert_pem, [migrated.build_crl([]), migrated.build_root_crl()])
+    assert migrated.init() is False

@@ -1,6 +1,7 @@
 """PAdES signing of contract PDFs (R-CASE-3): real PKI, real PDFs, pyHanko's validator and poppler's pdfsig."""
 from __future__ import annotations
 
+import asyncio
 import functools
 import io
 import subprocess
@@ -8,13 +9,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from cryptography import x509
+from cryptography.x509 import ocsp
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields
+from pyhanko.sign.ades.report import AdESPassed
 from pyhanko.sign.diff_analysis import ModificationLevel
-from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
+from pyhanko.sign.validation import DocumentSecurityStore, ades, validate_pdf_signature, validate_pdf_timestamp
+from pyhanko.sign.validation.policy_decl import (
+    CertValidationPolicySpec,
+    PdfSignatureValidationSpec,
+    SignatureValidationSpec,
+)
 from pyhanko.sign.validation.status import PdfSignatureStatus
 from pyhanko_certvalidator.errors import PathValidationError
+from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy, FreshnessReqType
+from pyhanko_certvalidator.registry import SimpleTrustManager
 
 from portal.services.pki import IssuedCertificate, PortalPKI
 from portal.services.signing import (
@@ -27,8 +38,10 @@ from portal.services.signing import (
     sign_as_party,
     signature_area_height,
     signature_boxes,
+    signature_timestamp_time,
 )
 from portal.services.tsa import InternalTimeStamper, TimestampUnavailable, make_timestamper
+from portal.services.verification import LOCAL_ONLY
 from tests.pdf_tools import make_pdf, make_zero_page_pdf, pdfsig, small_pki, tamper
 
 SIGNED_AT = datetime(2026, 11, 25, 1, 30, tzinfo=UTC)  # 10:30 JST
@@ -67,7 +80,7 @@ def _sign_all(pki, timestamper, parties: list[IssuedCertificate], pdf: bytes) ->
     for position, cert in enumerate(parties, start=1):
         signer = pki.signer_for(cert.cert_pem, cert.key_pem_encrypted)
         versions.append(sign_as_party(versions[-1], position, len(parties), signer, timestamper, _stamp(position)))
-    sealed = seal_lta(versions[-1], pki.validation_context, timestamper)
+    sealed = seal_lta(versions[-1], pki.validation_context, timestamper, pki.fresh_revocation_data)
     return Contract(parties=parties, versions=versions, sealed=sealed)
 
 
@@ -141,6 +154,52 @@ def test_r_case_3_the_sealed_file_is_pades_b_lta(pki, contract):
 # ---------------------------------------------------------------------- an independent validator
 
 
+def _strict_lta_spec(pki: PortalPKI) -> PdfSignatureValidationSpec:
+    """pyHanko's own LTA test policy: revocation data for every certificate below the root, judged fresh."""
+    return PdfSignatureValidationSpec(SignatureValidationSpec(cert_validation_policy=CertValidationPolicySpec(
+        trust_manager=SimpleTrustManager.build(pki.trust_roots()),
+        revinfo_policy=CertRevTrustPolicy(REQUIRE_REVINFO,
+                                          freshness_req_type=FreshnessReqType.MAX_DIFF_REVOCATION_VALIDATION),
+    ), revinfo_gathering_policy=LOCAL_ONLY))  # from what the file carries: nothing fetched
+
+
+def test_r_case_3_sealed_file_passes_pyhankos_strict_lta_validation_now_and_in_4_and_9_years(pki, contract):
+    """Does every party signature pass pyHanko's AdES LTA validation with REQUIRE_REVINFO, trusting only the
+    root, at seal time and when simulated 4 and 9 years on (company and TSA certificates long expired)?"""
+    spec = _strict_lta_spec(pki)
+
+    async def judge():
+        reader = PdfFileReader(io.BytesIO(contract.sealed))
+        results = []
+        for sig in reader.embedded_regular_signatures:
+            results.append(("now", (await ades.ades_lta_validation(sig, pdf_validation_spec=spec)).ades_subindic))
+            for years in (4, 9):
+                future = datetime.now(UTC) + timedelta(days=365 * years + 2)
+                result = await ades.simulate_future_ades_lta_validation(
+                    sig, pdf_validation_spec=spec, future_validation_time=future)
+                results.append((years, result.ades_subindic))
+        return results
+
+    results = asyncio.run(judge())
+    assert len(results) == 3 * len(contract.parties)
+    assert all(subindic == AdESPassed.OK for _when, subindic in results), results
+
+
+def test_r_case_3_seal_revocation_data_is_issued_after_the_last_signature_timestamp(pki, contract):
+    """Are the CRLs and OCSP responses in the DSS dated strictly after the newest signature timestamp,
+    even though the seal may run in the same second?"""
+    reader = PdfFileReader(io.BytesIO(contract.sealed))
+    last_signed = max(signature_timestamp_time(sig) for sig in reader.embedded_regular_signatures)
+    dss = DocumentSecurityStore.read_dss(reader)
+    crls = [x509.load_der_x509_crl(ref.get_object().data) for ref in dss.crls]
+    ocsps = [ocsp.load_der_ocsp_response(ref.get_object().data) for ref in dss.ocsps]
+    assert {crl.issuer.rfc4514_string() for crl in crls} >= {"CN=Ukeoi Root CA,O=Ukeoi,C=JP",
+                                                             "CN=Ukeoi Issuing CA,O=Ukeoi,C=JP"}
+    assert len(ocsps) >= len(contract.parties) + 1  # every company certificate and the TSA certificate
+    assert all(crl.last_update_utc > last_signed for crl in crls)
+    assert all(response.produced_at_utc > last_signed for response in ocsps)
+
+
 def test_r_case_3_pdfsig_accepts_every_party_signature(pki, contract, tmp_path):
     """Does poppler's pdfsig, trusting only the portal root, find every party signature valid and trusted?"""
     report = pdfsig(contract.sealed, pki.root_cert_pem(), tmp_path)
@@ -170,10 +229,10 @@ def test_r_acc_4_a_revoked_certificate_is_reported_and_not_sealed(pki, timestamp
     revoked = pki.issue_company_certificate("株式会社失効建設", "2000000000001")
     signed = _sign_one(pki, timestamper, revoked)
     crl = pki.build_crl([(revoked.serial, datetime.now(UTC) - timedelta(minutes=1), "key_compromise")])
-    status = _statuses(pki, signed, [crl])["Party1"]
+    status = _statuses(pki, signed, [crl, pki.build_root_crl()])["Party1"]
     assert status.revoked and not status.trusted and not status.bottom_line
     with pytest.raises(PathValidationError):
-        seal_lta(signed, functools.partial(pki.validation_context, [crl]), timestamper)
+        seal_lta(signed, functools.partial(pki.validation_context, [crl, pki.build_root_crl()]), timestamper)
 
 
 def test_r_acc_4_reissuing_a_certificate_mid_case_does_not_block_the_seal(pki, timestamper, companies):
@@ -181,11 +240,12 @@ def test_r_acc_4_reissuing_a_certificate_mid_case_does_not_block_the_seal(pki, t
     first, second = (pki.issue_company_certificate(f"株式会社再発行{n}", f"400000000000{n}") for n in (1, 2))
     pdf = prepare_signature_fields(make_pdf(), ["当事者1", "当事者2"])
     pdf = sign_as_party(pdf, 1, 2, pki.signer_for(first.cert_pem, first.key_pem_encrypted), timestamper, _stamp(1))
-    crl = pki.build_crl([(first.serial, datetime.now(UTC) + timedelta(seconds=1), "superseded")])
+    crls = [pki.build_crl([(first.serial, datetime.now(UTC) + timedelta(seconds=1), "superseded")]),
+            pki.build_root_crl()]
     pdf = sign_as_party(pdf, 2, 2, pki.signer_for(second.cert_pem, second.key_pem_encrypted), timestamper, _stamp(2))
     with pytest.raises(PathValidationError):  # judged after the revocation, party 1 is refused
-        seal_lta(pdf, pki.validation_context([crl], moment=datetime.now(UTC) + timedelta(seconds=5)), timestamper)
-    sealed = seal_lta(pdf, functools.partial(pki.validation_context, [crl]), timestamper)
+        seal_lta(pdf, pki.validation_context(crls, moment=datetime.now(UTC) + timedelta(seconds=5)), timestamper)
+    sealed = seal_lta(pdf, functools.partial(pki.validation_context, crls), timestamper)
     assert len(PdfFileReader(io.BytesIO(sealed)).embedded_timestamp_signatures) == 1
 
 

@@ -8,6 +8,7 @@ import pytest
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
 
+from portal.services.evidence import describe
 from portal.services.pki import PortalPKI
 from portal.services.signing import InvalidPdf, StampText, prepare_signature_fields, seal_lta, sign_as_party
 from portal.services.tsa import InternalTimeStamper
@@ -40,12 +41,14 @@ def signed(pki, certificates) -> dict[str, bytes]:
         signer = pki.signer_for(cert.cert_pem, cert.key_pem_encrypted)
         stamp = StampText(COMPANIES[position - 1][0], "署名 太郎", SIGNED_AT)
         pdf = steps[f"party{position}"] = sign_as_party(pdf, position, 2, signer, timestamper, stamp)
-    steps["sealed"] = seal_lta(pdf, pki.validation_context, timestamper)
+    steps["sealed"] = seal_lta(pdf, pki.validation_context, timestamper, pki.fresh_revocation_data)
     return steps
 
 
 def _verify(pki: PortalPKI, pdf: bytes, crls: list[bytes] | None = None) -> VerificationReport:
-    return verify_pdf(pdf, pki.trust_roots(), crls=[pki.current_crl()] if crls is None else crls)
+    """Verify trusting `pki`'s root, with its CRLs (or the given issuing-CA CRLs and the root's)."""
+    crls = [pki.current_crl()] if crls is None else crls
+    return verify_pdf(pdf, pki.trust_roots(), crls=[*crls, pki.current_root_crl()] if crls else [])
 
 
 def test_r_case_4_report_names_every_signer_certificate_time_and_tsa(pki, certificates, signed):
@@ -159,7 +162,7 @@ def test_r_case_4_a_certificate_that_expired_after_signing_still_verifies(tmp_pa
     signer = pki.signer_for(cert.cert_pem, cert.key_pem_encrypted)
     prepared = prepare_signature_fields(make_pdf(), ["当事者"])
     pdf = sign_as_party(prepared, 1, 1, signer, timestamper, StampText("期限", "太郎", signed_at))
-    [sig] = verify_pdf(pdf, pki.trust_roots(), crls=[pki.write_crl([])]).signatures
+    [sig] = verify_pdf(pdf, pki.trust_roots(), crls=[pki.write_crl([]), pki.write_root_crl()]).signatures
     assert sig.signing_time == signed_at and cert.not_after < now
     assert sig.trusted and sig.bottom_line
 
@@ -201,3 +204,40 @@ def test_r_case_4_a_signature_without_timestamp_is_not_accepted(pki, certificate
     [sig] = _verify(pki, untimed).signatures
     assert sig.intact and sig.signing_time is None and not sig.timestamp_ok
     assert sig.problem == "NO_SIGNATURE_TIMESTAMP" and not sig.bottom_line
+
+
+def test_r_case_4_a_tampered_file_is_summarised_as_tampered_not_as_untrusted(pki, signed):
+    """For a changed file, does the summary name the real failure (改ざん, 無効) first, and does no signature
+    blame its certificate's trust instead?"""
+    view = describe(_verify(pki, tamper(signed["sealed"])))
+    assert view.verdict == "改ざんされています（無効）"
+    assert "改ざん" in view.headline
+    for item in view.signatures:
+        trust = next(line for line in item.lines if line.label == "証明書の信頼性")
+        assert trust.value != "信頼できません"
+
+
+def test_r_case_4_report_shows_japanese_name_labels_and_the_field_number(pki, signed):
+    """Does the report label the certificate name in Japanese (シリアル番号, 名前(CN), 組織(O), 国(C)) and the
+    signature field by number, with no English field names left?"""
+    view = describe(_verify(pki, signed["sealed"]))
+    first = view.signatures[0]
+    subject = next(line.value for line in first.lines if line.label == "証明書の主体者")
+    labels = ("シリアル番号: 1111111111111", "名前(CN): 株式会社発注建設", "組織(O): 株式会社発注建設", "国(C): JP")
+    for label in labels:
+        assert label in subject
+    assert "（署名欄 1）" in first.title
+    texts = " ".join([item.title for item in view.signatures + view.timestamps]
+                     + [line.value for item in view.signatures + view.timestamps for line in item.lines])
+    for english in ("Serial Number", "Common Name", "Organization", "Country", "Party1"):
+        assert english not in texts
+
+
+def test_r_case_4_the_sealed_file_is_called_b_lta_only_after_strict_lta_validation(pki, signed):
+    """Is the sealed file reported B-LTA because pyHanko's strict LTA validation passed, with OCSP responses in
+    its DSS, and is a signed but unsealed file not?"""
+    sealed = _verify(pki, signed["sealed"])
+    assert sealed.lta_passed and sealed.ltv and sealed.dss_ocsps >= 3
+    assert describe(sealed).notes[1].value == "あり（PAdES B-LTA）"
+    unsealed = _verify(pki, signed["party2"])
+    assert not unsealed.lta_passed and not unsealed.ltv

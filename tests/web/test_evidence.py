@@ -67,6 +67,7 @@ def test_r_case_4_evidence_package_holds_the_signed_pdf_reports_audit_trail_and_
     assert files[evidence.ROOT_PEM] == pki.root_cert_pem()
     assert b"BEGIN CERTIFICATE" in files[evidence.ISSUING_PEM] and b"BEGIN CERTIFICATE" in files[evidence.TSA_PEM]
     assert files[evidence.CRL_FILE] == pki.current_crl()
+    assert files[evidence.ROOT_CRL_FILE] == pki.current_root_crl()
     attachment = [name for name in files if name.startswith("attachments/")]
     assert len(attachment) == 1 and files[attachment[0]].startswith(b"%PDF-")
     sums = dict(reversed(line.split("  ", 1)) for line in files[evidence.CHECKSUMS].decode().splitlines())
@@ -94,6 +95,8 @@ def test_r_case_4_report_names_every_signer_certificate_time_tsa_integrity_and_l
         assert "文書タイムスタンプ1" in rendered
         assert "PAdES B-LTA" in rendered
         assert "無効" not in rendered
+        assert "シリアル番号" in rendered and "（署名欄 1）" in rendered
+        assert "Serial Number" not in rendered and "Party1" not in rendered
     assert html.count('class="report-item ok"') == 4  # three signatures and the document timestamp
     assert "認証署名（DocMDP：署名欄への署名とフォーム入力のみ許可）" in html
 

@@ -26,6 +26,9 @@ PUBLIC = {
     "public.correction",
     "public.verify",  # anyone may check a PDF (R-CASE-4)
     "public.crl",  # relying parties fetch the CRL named in every certificate
+    "public.root_crl",  # and the root's CRL named in the issuing CA's certificate
+    "public.ocsp_post",  # RFC 6960 clients ask the OCSP responder named in certificates
+    "public.ocsp_get",
     "public.tsa",  # RFC 3161 clients
     "public.ca_certificates",
     "auth.login",

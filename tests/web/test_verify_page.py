@@ -59,13 +59,15 @@ def test_r_case_4_an_original_is_recognised_with_only_its_case_number_and_dates(
 
 
 def test_r_case_4_a_modified_copy_is_not_an_original_and_its_signatures_fail(app, client, pair):
-    """With one byte of the original changed, is the file no longer recognised, and is the breach reported?"""
+    """With one byte of the original changed, is the file no longer recognised, and is the breach reported —
+    summarised as tampered (改ざんされています（無効）), not as 要確認 over an untrusted certificate?"""
     _case, pdf = _sealed(completed_case(app, pair))
     response = _check(client, tamper(pdf))
     body = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "Ukeoi が発行したファイルとは一致しません" in body
-    assert "有効でない電子署名又はタイムスタンプがあります" in body
+    assert "<strong>改ざんされています（無効）</strong>" in body
+    assert "要確認" not in body and "信頼できません" not in body
     assert "署名後に改ざんされているか、署名が壊れています" in body
     assert 'class="report-item ok"' not in body
 

@@ -3,6 +3,10 @@ distribution point, the CA certificates, and the internal RFC 3161 TSA over HTTP
 portal may point here)."""
 from __future__ import annotations
 
+import base64
+import binascii
+from urllib.parse import unquote
+
 from flask import Response, abort, current_app, render_template, request
 
 from portal.blueprints.public import bp
@@ -21,6 +25,54 @@ def crl():
     response = Response(pki_publish.crl_der(), mimetype="application/pkix-crl")
     response.headers["Content-Disposition"] = 'attachment; filename="ukeoi-issuing-ca.crl"'
     response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@bp.get("/pki/crl/root")
+def root_crl():
+    """The root's CRL (DER), the distribution point named in the issuing CA's certificate."""
+    response = Response(pki_publish.root_crl_der(), mimetype="application/pkix-crl")
+    response.headers["Content-Disposition"] = 'attachment; filename="ukeoi-root-ca.crl"'
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@bp.post("/pki/ocsp")
+@csrf.exempt  # OCSP clients post a bare DER request: there is no session and nothing to forge
+@limiter.limit(_tsa_limit)
+def ocsp_post():
+    """RFC 6960 over HTTP POST: application/ocsp-request in, application/ocsp-response out.
+    415 for another content type, 413 for an oversized body, 400 for a malformed request."""
+    if request.mimetype != pki_publish.OCSP_REQUEST_TYPE:
+        abort(415)
+    if (request.content_length or 0) > pki_publish.MAX_QUERY_BYTES:
+        abort(413)
+    body = request.get_data(cache=False)
+    if len(body) > pki_publish.MAX_QUERY_BYTES:
+        abort(413)
+    return _ocsp_response(body)
+
+
+@bp.get("/pki/ocsp/<path:encoded>")
+@limiter.limit(_tsa_limit)
+def ocsp_get(encoded: str):
+    """RFC 6960 appendix A.1 GET: the URL-encoded base64 of the DER request. 400 when it is malformed."""
+    if len(encoded) > pki_publish.MAX_QUERY_BYTES:
+        abort(413)
+    try:
+        der = base64.b64decode(unquote(encoded), validate=True)
+    except (binascii.Error, ValueError):
+        abort(400)
+    return _ocsp_response(der)
+
+
+def _ocsp_response(der: bytes) -> Response:
+    try:
+        body, status = pki_publish.ocsp_reply(der), 200
+    except pki_publish.MalformedOcspRequest as exc:
+        body, status = exc.body, 400
+    response = Response(body, status=status, mimetype=pki_publish.OCSP_RESPONSE_TYPE)
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
