@@ -67,6 +67,7 @@ _UNREADABLE = (*PARSE_ERRORS, *_VALIDATION_ERRORS)
 # WARNING; a malformed certificate: ERROR). A tampered upload is what the verification page is for, not
 # an incident: each such record becomes one INFO line naming the exception.
 _PYHANKO_LOGGERS = (
+    "pyhanko.sign.validation.ades",
     "pyhanko.sign.validation.generic_cms",
     "pyhanko.sign.validation.pdf_embedded",
     "pyhanko.sign.validation.status",
