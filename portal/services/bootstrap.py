@@ -13,8 +13,9 @@ def initialize() -> Iterator[str]:
 
 
 def _pki() -> Iterator[str]:
-    """The portal's root CA, issuing CA and TSA (created once), and a CRL from the certificate rows."""
+    """The portal's root CA, issuing CA, TSA and OCSP responder (created, or brought up to date, once), and
+    both CRLs afresh."""
     pki = certificates.pki()
     created = pki.init()
-    certificates.crl()
-    yield f"portal PKI {'created' if created else 'present'} in {pki.directory}"
+    certificates.refresh_revocation()
+    yield f"portal PKI {'created or updated' if created else 'present'} in {pki.directory}"

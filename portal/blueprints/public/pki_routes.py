@@ -84,7 +84,9 @@ def ca_certificates(name: str | None, fmt: str | None):
     other names."""
     published = pki_publish.ca_certificates()
     if name is None:
-        return render_template("public/pki_ca.html", certificates=published, crl_url=certificates.pki().crl_url)
+        pki = certificates.pki()
+        return render_template("public/pki_ca.html", certificates=published, crl_url=pki.crl_url,
+                               root_crl_url=pki.root_crl_url, ocsp_url=pki.ocsp_url)
     found = next((c for c in published if c.name == name), None)
     if found is None:
         abort(404)
