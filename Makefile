@@ -36,6 +36,7 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy portal/rules portal/services
+	$(VENV)/bin/bandit -q -c pyproject.toml -r portal
 
 e2e: $(VENV)/.dev
 	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" bash scripts/test_setup.sh

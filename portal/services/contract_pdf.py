@@ -11,7 +11,9 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from xml.sax.saxutils import escape
+
+# Escapes text for reportlab's paragraph markup; no XML is parsed.
+from xml.sax.saxutils import escape  # nosec B406
 
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER

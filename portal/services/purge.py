@@ -343,7 +343,8 @@ def _rowcount(result: Result) -> int:
 
 def _table(model) -> Table:
     table = model.__table__
-    assert isinstance(table, Table)
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not mapped to a table")
     return table
 
 
@@ -531,7 +532,9 @@ def _delete_company_data(run_id: int, company_id: int, today: date, now: datetim
     if company is None or company.status != "ended":
         return
     contract = company.contract
-    assert contract is not None and contract.data_delete_on is not None and contract.data_delete_on <= today
+    # The guard of an irreversible delete: it must hold under python -O too, so it is no assert.
+    if contract is None or contract.data_delete_on is None or contract.data_delete_on > today:
+        raise RuntimeError(f"company {company.id}'s data is not due for deletion on {today}")
     users = _table(User)
     user_ids = select(User.id).where(User.company_id == company_id)
     db.session.execute(delete(ChangeRequest).where(ChangeRequest.company_id == company_id))
@@ -718,7 +721,8 @@ def run(today: date | None = None, now: datetime | None = None, batch_size: int 
             _record_error(run_id, "orphan sweep", exc)
 
         finished = db.session.get(PurgeRun, run_id)
-        assert finished is not None
+        if finished is None:
+            raise RuntimeError(f"purge run {run_id} vanished while it ran")
         finished.finished_at = now_utc() if now is None else now
         counts = {
             "cases": finished.deleted_cases,

@@ -77,7 +77,8 @@ Vote = tuple[str | None, datetime | None]
 def delete_on_for(status: str, completed_on: date | None, extended_until: date | None, last_update: datetime) -> date:
     """The first day the retention rules (第11条の2 / 第11条の3) allow deleting a case with these values."""
     if status == "complete":
-        assert completed_on is not None, "a complete case has a completion day"
+        if completed_on is None:
+            raise ValueError("a complete case has a completion day")
         return rules.completed_case_delete_on(completed_on, extended_until)
     return rules.incomplete_case_delete_on(jst_date(last_update))
 
@@ -286,7 +287,8 @@ def record_continued_storage_paid(
     case = db.session.get(Case, request.case_id)
     if case is None:
         raise NotFound("この案件は既に削除されています。")
-    assert case.completed_on is not None
+    if case.completed_on is None:
+        raise ValueError(f"case {case.id} has no completion day")
     paid_years = db.session.scalar(
         select(func.coalesce(func.sum(ContinuedStorage.years), 0)).where(
             ContinuedStorage.case_id == case.id, ContinuedStorage.paid_at.is_not(None)

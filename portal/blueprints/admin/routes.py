@@ -77,7 +77,7 @@ def _render_sections(sections: list[Section], *args: Any, **base: Any) -> list[M
         context = section.provider(*args)
         if context is not None:
             # render_template autoescapes the section, so its output is safe to embed as is.
-            rendered.append(Markup(render_template(section.template, **base, **context)))  # noqa: S704
+            rendered.append(Markup(render_template(section.template, **base, **context)))  # nosec B704  # noqa: S704
     return rendered
 
 
