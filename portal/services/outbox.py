@@ -5,8 +5,8 @@ transaction commits, the job is enqueued (never before: the worker must see the 
 `claim()`s the row with a conditional UPDATE, so a duplicate or replayed job finds nothing to do.
 A job that fails puts the row back to pending and re-raises, so RQ retries it. A work-horse killed
 mid-job leaves the row running: RQ's retry takes it over at once, since the claim names the RQ
-execution that held it and RQ deletes that execution when it sees the horse die; otherwise
-`reconcile()` re-enqueues the row once it is stale. A run records its work only while it still
+execution that held it and RQ deletes that execution when it sees the horse die; a worker that
+stopped beating holds nothing either, and `reconcile()` re-enqueues its rows. A run records its work only while it still
 holds the claim (`finish_claimed()`), so two runs never both record it.
 """
 from __future__ import annotations
@@ -174,12 +174,16 @@ def holder_is_gone(holder: str | None) -> bool:
 def claim(item_id: int, now: datetime | None = None) -> OutboxItem | None:
     """Take a row for this job run, or None if it is done or another live run holds it. Commits.
 
-    A running row is taken over when its holder is gone (a retry after the work-horse was killed)
-    or when it was claimed more than OUTBOX_STALE_SECONDS ago."""
+    A running row is taken over when its RQ holder is gone (a retry after the work-horse was killed,
+    a worker that stopped beating), or, held outside RQ, when it was claimed more than
+    OUTBOX_STALE_SECONDS ago."""
     now = now or now_utc()
     stale_before = now - timedelta(seconds=current_app.config["OUTBOX_STALE_SECONDS"])
     running = OutboxItem.status == "running"
-    takeable = or_(OutboxItem.status == "pending", running & (OutboxItem.claimed_at < stale_before))
+    # The stale rule is for holders outside RQ: an RQ execution is judged by Redis, so a live one
+    # running a long job is never joined by a second run.
+    not_rq = or_(OutboxItem.claimed_by.is_(None), ~OutboxItem.claimed_by.startswith("rq:"))
+    takeable = or_(OutboxItem.status == "pending", running & not_rq & (OutboxItem.claimed_at < stale_before))
     current = db.session.execute(
         select(OutboxItem.status, OutboxItem.claimed_by).where(OutboxItem.id == item_id)
     ).one_or_none()
@@ -231,8 +235,8 @@ def release_after_failure(item_id: int, error: BaseException, holder: str) -> No
 
 def reconcile(now: datetime | None = None) -> int:
     """Re-enqueue intents whose job is gone (worker killed, Redis flushed): a pending one after
-    OUTBOX_STALE_SECONDS; a running one as soon as its holder is gone, unless RQ is about to retry it,
-    else after OUTBOX_STALE_SECONDS. Returns how many."""
+    OUTBOX_STALE_SECONDS; a running one as soon as its RQ holder is gone, unless RQ is about to retry
+    it (held outside RQ: after OUTBOX_STALE_SECONDS). Returns how many."""
     now = now or now_utc()
     stale_before = now - timedelta(seconds=current_app.config["OUTBOX_STALE_SECONDS"])
     rows = db.session.scalars(
@@ -259,6 +263,6 @@ def reconcile(now: datetime | None = None) -> int:
 def _job_lost(item: OutboxItem, stale_before: datetime) -> bool:
     if item.status == "pending":
         return not job_is_alive(item.job_id)
-    if item.claimed_at is None or item.claimed_at < stale_before:
-        return True
-    return holder_is_gone(item.claimed_by) and not job_will_run_again(item.job_id)
+    if item.claimed_by and item.claimed_by.startswith("rq:"):
+        return holder_is_gone(item.claimed_by) and not job_will_run_again(item.job_id)
+    return item.claimed_at is None or item.claimed_at < stale_before

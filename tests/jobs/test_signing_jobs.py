@@ -458,3 +458,17 @@ def test_r_case_3_worker_killed_mid_signing_is_taken_over_by_another_worker(targ
     assert len(db.session.scalars(select(Document).where(Document.case_id == case_id,
                                                          Document.role == "signed")).all()) == 1
     assert len(db.session.scalars(select(AuditEvent).where(AuditEvent.action == "signed")).all()) == 1
+
+
+def test_r_case_3_long_job_of_a_live_worker_is_not_joined_after_the_stale_timeout(app, pair):
+    """If a live worker's signing job runs longer than OUTBOX_STALE_SECONDS, do the reconciler and a
+    duplicate job still leave it alone, so two live workers never both run the work?"""
+    case_id = _sent_case(pair)
+    item_id = _agree(pair[0], case_id).id
+    Queue("signing", connection=Redis.from_url(app.config["REDIS_URL"]), serializer=JSONSerializer).empty()
+    _held_by_worker(app, item_id)
+    row = db.session.get(OutboxItem, item_id)
+    row.claimed_at = now_utc() - timedelta(seconds=app.config["OUTBOX_STALE_SECONDS"] + 60)
+    db.session.commit()
+    assert outbox.reconcile() == 0
+    assert jobs.sign_party(item_id) == "not claimed"

@@ -69,7 +69,7 @@ def test_healthz_wrong_token_sees_only_ok(client, live_worker, healthz_token, au
     assert set(response.get_json()) == {"ok"}
 
 
-def test_healthz_without_configured_token_no_bearer_gets_details(app, client, live_worker, monkeypatch):
+def test_healthz_empty_token_setting_matches_no_bearer(app, client, live_worker, monkeypatch):
     """With HEALTHZ_TOKEN unset, is an empty bearer token refused rather than matching the empty setting?"""
     monkeypatch.setitem(app.config, "HEALTHZ_TOKEN", "")
     for authorization in ("Bearer ", "Bearer", ""):
