@@ -137,6 +137,8 @@ def test_r_case_3_three_parties_sign_in_turn_download_and_verify(people, live_se
     signed = Path(signed_download.value.path()).read_bytes()
     assert signed.startswith(b"%PDF-") and signed.count(b"/ByteRange") >= 4  # three parties + document timestamp
     kou.press(kou.page.get_by_role("link", name="検証レポート・証拠一式"))
+    kou.page.wait_for_url(re.compile(r".*/evidence$"))
+    expect(kou.page.get_by_role("link", name="証拠一式（ZIP）")).to_be_visible()
     kou.audit()
     kou.shot("evidence")
     with kou.page.expect_download() as package_download:
