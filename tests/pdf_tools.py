@@ -1,19 +1,30 @@
 """Sample PDFs for tests: real files made with reportlab, Japanese text in the IPAex Gothic font."""
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 import subprocess
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import PdfFileWriter
+from pyhanko.sign.validation import ades
+from pyhanko.sign.validation.policy_decl import (
+    CertValidationPolicySpec,
+    PdfSignatureValidationSpec,
+    SignatureValidationSpec,
+)
+from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy, FreshnessReqType
+from pyhanko_certvalidator.registry import SimpleTrustManager
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
 from portal.services.pki import PortalPKI
+from portal.services.verification import LOCAL_ONLY
 from tests import ocsp_stand_in
 
 IPAEX_GOTHIC = "/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf"
@@ -141,3 +152,27 @@ def looping_pages_pdf() -> bytes:
                     2: b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
                     3: PAGE,
                     4: b"<< /Type /Pages /Parent 2 0 R /Kids [3 0 R 2 0 R] /Count 1 >>"})
+
+
+def strict_lta_results(pdf: bytes, roots) -> list:
+    """pyHanko's AdES LTA validation with its own LTA test policy (REQUIRE_REVINFO: revocation data for every
+    certificate below the root, judged fresh; trusting only `roots`; nothing fetched) of every party
+    signature: (when, subindication) now, and simulated 4 and 9 years on."""
+    spec = PdfSignatureValidationSpec(SignatureValidationSpec(cert_validation_policy=CertValidationPolicySpec(
+        trust_manager=SimpleTrustManager.build(roots),
+        revinfo_policy=CertRevTrustPolicy(REQUIRE_REVINFO,
+                                          freshness_req_type=FreshnessReqType.MAX_DIFF_REVOCATION_VALIDATION),
+    ), revinfo_gathering_policy=LOCAL_ONLY))
+
+    async def judge():
+        results = []
+        for sig in PdfFileReader(io.BytesIO(pdf)).embedded_regular_signatures:
+            results.append(("now", (await ades.ades_lta_validation(sig, pdf_validation_spec=spec)).ades_subindic))
+            for years in (4, 9):
+                future = datetime.now(UTC) + timedelta(days=365 * years + 2)
+                result = await ades.simulate_future_ades_lta_validation(
+                    sig, pdf_validation_spec=spec, future_validation_time=future)
+                results.append((years, result.ades_subindic))
+        return results
+
+    return asyncio.run(judge())

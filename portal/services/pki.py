@@ -292,20 +292,10 @@ class PortalPKI:
         revoked: Iterable[tuple[str, datetime, str | None]],
         now: datetime | None = None,
     ) -> bytes:
-        """A DER CRL of the issuing CA listing (serial hex, revoked at, reason name); valid 7 days.
-
-        The CRL number is the issue time in seconds, so it grows as long as the clock does.
-        """
+        """A DER CRL of the issuing CA listing (serial hex, revoked at, reason name); valid 7 days."""
         now = now or now_utc()
         issuing = self._load(_ISSUING)
-        builder = (
-            x509.CertificateRevocationListBuilder()
-            .issuer_name(issuing.cert.subject)
-            .last_update(now)
-            .next_update(now + timedelta(days=CRL_VALID_DAYS))
-            .add_extension(x509.CRLNumber(int(now.timestamp())), critical=False)
-            .add_extension(_authority_key_id(issuing.cert), critical=False)
-        )
+        builder = _crl_builder(issuing.cert, now)
         for serial_hex, revoked_at, reason in revoked:
             builder = builder.add_revoked_certificate(_revoked_entry(serial_hex, revoked_at, reason))
         return builder.sign(issuing.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
@@ -330,14 +320,7 @@ class PortalPKI:
         way to revoke its issuing CA short of replacing the whole PKI (docs/operations.md)."""
         now = now or now_utc()
         root = self._load(_ROOT)
-        builder = (
-            x509.CertificateRevocationListBuilder()
-            .issuer_name(root.cert.subject)
-            .last_update(now)
-            .next_update(now + timedelta(days=CRL_VALID_DAYS))
-            .add_extension(x509.CRLNumber(int(now.timestamp())), critical=False)
-            .add_extension(_authority_key_id(root.cert), critical=False)
-        )
+        builder = _crl_builder(root.cert, now)
         return builder.sign(root.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
 
     def write_root_crl(self, now: datetime | None = None) -> bytes:
@@ -660,6 +643,19 @@ def _issued_builder(
     )
     builder = builder.add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
     return builder.add_extension(_authority_key_id(issuer.cert), critical=False)
+
+
+def _crl_builder(issuer: x509.Certificate, now: datetime) -> x509.CertificateRevocationListBuilder:
+    """An empty CRL of `issuer`, valid CRL_VALID_DAYS from `now`; its number is the issue time in seconds,
+    so it grows as long as the clock does."""
+    return (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(issuer.subject)
+        .last_update(now)
+        .next_update(now + timedelta(days=CRL_VALID_DAYS))
+        .add_extension(x509.CRLNumber(int(now.timestamp())), critical=False)
+        .add_extension(_authority_key_id(issuer), critical=False)
+    )
 
 
 def _authority_key_id(issuer: x509.Certificate) -> x509.AuthorityKeyIdentifier:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import io
 import json
 import threading
 from datetime import UTC, datetime, timedelta
@@ -21,18 +20,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESPassed
 from pyhanko.sign.timestamps import HTTPTimeStamper
-from pyhanko.sign.validation import ades
 from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
-from pyhanko.sign.validation.policy_decl import (
-    CertValidationPolicySpec,
-    PdfSignatureValidationSpec,
-    SignatureValidationSpec,
-)
-from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy, FreshnessReqType
-from pyhanko_certvalidator.registry import SimpleTrustManager
 from sqlalchemy import select
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
@@ -44,9 +34,8 @@ from portal.services import archive, bootstrap, cases, certificates, evidence, p
 from portal.services.pki import PortalPKI
 from portal.services.storage import get_store
 from portal.services.tsa import QUERY_CONTENT_TYPE, REPLY_CONTENT_TYPE, InternalTimeStamper, TimeStampResponse
-from portal.services.verification import LOCAL_ONLY
 from tests.evidence_support import completed_case, parties
-from tests.pdf_tools import pdfsig
+from tests.pdf_tools import pdfsig, strict_lta_results
 from tests.web.cases_support import fresh, work
 
 PASSPHRASE = b"test-pki-passphrase"
@@ -427,29 +416,6 @@ def test_r_case_3_retimestamp_leaves_fresh_archives_alone(app, pair):
     assert len(_sealed_docs(case_id)) == 1
 
 
-def _strict_lta_results(pdf: bytes, roots) -> list:
-    """pyHanko's AdES LTA validation (REQUIRE_REVINFO, MAX_DIFF_REVOCATION_VALIDATION, trusting only `roots`)
-    of every party signature now, and simulated 4 and 9 years on."""
-    spec = PdfSignatureValidationSpec(SignatureValidationSpec(cert_validation_policy=CertValidationPolicySpec(
-        trust_manager=SimpleTrustManager.build(roots),
-        revinfo_policy=CertRevTrustPolicy(REQUIRE_REVINFO,
-                                          freshness_req_type=FreshnessReqType.MAX_DIFF_REVOCATION_VALIDATION),
-    ), revinfo_gathering_policy=LOCAL_ONLY))  # from what the file carries: nothing fetched
-
-    async def judge():
-        results = []
-        for sig in PdfFileReader(io.BytesIO(pdf)).embedded_regular_signatures:
-            results.append(("now", (await ades.ades_lta_validation(sig, pdf_validation_spec=spec)).ades_subindic))
-            for years in (4, 9):
-                future = datetime.now(UTC) + timedelta(days=365 * years + 2)
-                result = await ades.simulate_future_ades_lta_validation(
-                    sig, pdf_validation_spec=spec, future_validation_time=future)
-                results.append((years, result.ades_subindic))
-        return results
-
-    return asyncio.run(judge())
-
-
 @pytest.fixture
 def trio(ctx, portal_pki) -> list[int]:
     return parties(("甲建設株式会社", "kou"), ("乙工務店株式会社", "otsu"), ("丙設備株式会社", "hei"))
@@ -461,7 +427,7 @@ def test_r_case_3_a_completed_three_party_case_passes_strict_lta_validation(app,
     長期検証 あり?"""
     case = db.session.get(Case, completed_case(app, trio))
     pdf = get_store().get(cases.final_document(case).sha256)
-    results = _strict_lta_results(pdf, portal_pki.trust_roots())
+    results = strict_lta_results(pdf, portal_pki.trust_roots())
     assert len(results) == 9
     assert all(subindic == AdESPassed.OK for _when, subindic in results), results
     view = evidence.describe(evidence.verify(pdf))
@@ -481,7 +447,7 @@ def test_r_case_3_lta_update_gives_archives_sealed_without_revocation_data_what_
     final.sha256 = store.put(old_style)
     final.size = len(old_style)
     db.session.commit()
-    before = _strict_lta_results(old_style, portal_pki.trust_roots())
+    before = strict_lta_results(old_style, portal_pki.trust_roots())
     assert any(subindic != AdESPassed.OK for _when, subindic in before)
 
     first = runner.invoke(args=["portal", "lta-update"])
@@ -492,7 +458,7 @@ def test_r_case_3_lta_update_gives_archives_sealed_without_revocation_data_what_
     updated = cases.final_document(case)
     assert updated.id != final.id
     pdf = store.get(updated.sha256)
-    assert all(subindic == AdESPassed.OK for _when, subindic in _strict_lta_results(pdf, portal_pki.trust_roots()))
+    assert all(subindic == AdESPassed.OK for _when, subindic in strict_lta_results(pdf, portal_pki.trust_roots()))
     assert evidence.verify(pdf).ltv
     again = runner.invoke(args=["portal", "lta-update"])
     assert again.exit_code == 0 and "enqueued 0 case(s)" in again.output

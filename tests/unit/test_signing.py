@@ -1,7 +1,6 @@
 """PAdES signing of contract PDFs (R-CASE-3): real PKI, real PDFs, pyHanko's validator and poppler's pdfsig."""
 from __future__ import annotations
 
-import asyncio
 import functools
 import io
 import subprocess
@@ -16,16 +15,9 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields
 from pyhanko.sign.ades.report import AdESPassed
 from pyhanko.sign.diff_analysis import ModificationLevel
-from pyhanko.sign.validation import DocumentSecurityStore, ades, validate_pdf_signature, validate_pdf_timestamp
-from pyhanko.sign.validation.policy_decl import (
-    CertValidationPolicySpec,
-    PdfSignatureValidationSpec,
-    SignatureValidationSpec,
-)
+from pyhanko.sign.validation import DocumentSecurityStore, validate_pdf_signature, validate_pdf_timestamp
 from pyhanko.sign.validation.status import PdfSignatureStatus
 from pyhanko_certvalidator.errors import PathValidationError
-from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy, FreshnessReqType
-from pyhanko_certvalidator.registry import SimpleTrustManager
 
 from portal.services.pki import IssuedCertificate, PortalPKI
 from portal.services.signing import (
@@ -41,8 +33,7 @@ from portal.services.signing import (
     signature_timestamp_time,
 )
 from portal.services.tsa import InternalTimeStamper, TimestampUnavailable, make_timestamper
-from portal.services.verification import LOCAL_ONLY
-from tests.pdf_tools import make_pdf, make_zero_page_pdf, pdfsig, small_pki, tamper
+from tests.pdf_tools import make_pdf, make_zero_page_pdf, pdfsig, small_pki, strict_lta_results, tamper
 
 SIGNED_AT = datetime(2026, 11, 25, 1, 30, tzinfo=UTC)  # 10:30 JST
 
@@ -154,33 +145,10 @@ def test_r_case_3_the_sealed_file_is_pades_b_lta(pki, contract):
 # ---------------------------------------------------------------------- an independent validator
 
 
-def _strict_lta_spec(pki: PortalPKI) -> PdfSignatureValidationSpec:
-    """pyHanko's own LTA test policy: revocation data for every certificate below the root, judged fresh."""
-    return PdfSignatureValidationSpec(SignatureValidationSpec(cert_validation_policy=CertValidationPolicySpec(
-        trust_manager=SimpleTrustManager.build(pki.trust_roots()),
-        revinfo_policy=CertRevTrustPolicy(REQUIRE_REVINFO,
-                                          freshness_req_type=FreshnessReqType.MAX_DIFF_REVOCATION_VALIDATION),
-    ), revinfo_gathering_policy=LOCAL_ONLY))  # from what the file carries: nothing fetched
-
-
 def test_r_case_3_sealed_file_passes_pyhankos_strict_lta_validation_now_and_in_4_and_9_years(pki, contract):
     """Does every party signature pass pyHanko's AdES LTA validation with REQUIRE_REVINFO, trusting only the
     root, at seal time and when simulated 4 and 9 years on (company and TSA certificates long expired)?"""
-    spec = _strict_lta_spec(pki)
-
-    async def judge():
-        reader = PdfFileReader(io.BytesIO(contract.sealed))
-        results = []
-        for sig in reader.embedded_regular_signatures:
-            results.append(("now", (await ades.ades_lta_validation(sig, pdf_validation_spec=spec)).ades_subindic))
-            for years in (4, 9):
-                future = datetime.now(UTC) + timedelta(days=365 * years + 2)
-                result = await ades.simulate_future_ades_lta_validation(
-                    sig, pdf_validation_spec=spec, future_validation_time=future)
-                results.append((years, result.ades_subindic))
-        return results
-
-    results = asyncio.run(judge())
+    results = strict_lta_results(contract.sealed, pki.trust_roots())
     assert len(results) == 3 * len(contract.parties)
     assert all(subindic == AdESPassed.OK for _when, subindic in results), results
 

@@ -22,17 +22,19 @@ def _tsa_limit() -> str:
 @bp.get("/pki/crl")
 def crl():
     """The issuing CA's CRL (DER, application/pkix-crl), the distribution point in every certificate."""
-    response = Response(pki_publish.crl_der(), mimetype="application/pkix-crl")
-    response.headers["Content-Disposition"] = 'attachment; filename="ukeoi-issuing-ca.crl"'
-    response.headers["Cache-Control"] = "public, max-age=300"
-    return response
+    return _crl_response(pki_publish.crl_der(), "ukeoi-issuing-ca.crl")
 
 
 @bp.get("/pki/crl/root")
 def root_crl():
     """The root's CRL (DER), the distribution point named in the issuing CA's certificate."""
-    response = Response(pki_publish.root_crl_der(), mimetype="application/pkix-crl")
-    response.headers["Content-Disposition"] = 'attachment; filename="ukeoi-root-ca.crl"'
+    return _crl_response(pki_publish.root_crl_der(), "ukeoi-root-ca.crl")
+
+
+def _crl_response(der: bytes, filename: str) -> Response:
+    """A CRL as a download that caches may keep five minutes (it is refreshed daily, valid a week)."""
+    response = Response(der, mimetype="application/pkix-crl")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
 
