@@ -25,11 +25,13 @@ run: $(VENV)/.runtime
 # in the main thread, which would stop pyHanko's asyncio.run() in the tests that follow.
 PYTEST := $(PY) -m pytest -q -p no:cacheprovider
 
+# The other tests run on two pytest-xdist workers, each with its own Redis and PostgreSQL database
+# (tests/conftest.py); the browser tests share one live portal and run in one process.
 test: $(VENV)/.dev lint
 	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" bash scripts/test_setup.sh
-	$(PYTEST) -m "not e2e"
+	$(PYTEST) -n 2 -m "not e2e"
 	$(PYTEST) -m e2e
-	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(PYTEST) -m "not e2e"
+	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(PYTEST) -n 2 -m "not e2e"
 	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(PYTEST) -m e2e
 
 lint: $(VENV)/.dev

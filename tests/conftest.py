@@ -3,6 +3,7 @@ default, PostgreSQL in `make test`'s second pass), real Redis, a real store and 
 Every test starts from empty tables, an empty store folder and an empty Redis database."""
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -10,12 +11,40 @@ import pytest
 from flask import has_app_context
 from flask.testing import FlaskClient
 from redis import Redis
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
-from config import TestConfig
-from portal import create_app
-from portal.extensions import db
-from tests import factories, ocsp_stand_in
+
+def _own_databases_per_xdist_worker() -> None:
+    """Under pytest-xdist (`make test` runs two workers) each worker gets a Redis database and a PostgreSQL
+    database of its own, so that one worker's clean-up between tests never empties another's. Runs before
+    config.py is imported: TestConfig reads the environment when its class is built, and the portals the
+    tests start in other processes inherit it."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return
+    index = int(worker.removeprefix("gw"))
+    base, _, number = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15").rpartition("/")
+    os.environ["TEST_REDIS_URL"] = f"{base}/{int(number) - 2 * index}"  # 15, 13, …: 14 is the browser tests'
+    database = os.environ.get("TEST_DATABASE_URL", "")
+    if database.startswith("postgresql"):
+        url = make_url(database)
+        name = f"{url.database}_{worker}"
+        admin_url = url.set(drivername="postgresql+psycopg", database="postgres")
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first() is None:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        os.environ["TEST_DATABASE_URL"] = url.set(database=name).render_as_string(hide_password=False)
+
+
+_own_databases_per_xdist_worker()
+
+from config import TestConfig  # noqa: E402  (after the environment is set)
+from portal import create_app  # noqa: E402
+from portal.extensions import db  # noqa: E402
+from tests import factories, ocsp_stand_in  # noqa: E402
 
 
 class FreshContextClient(FlaskClient):

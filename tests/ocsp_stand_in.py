@@ -45,10 +45,15 @@ def pki_answer(pki, revoked: dict[str, tuple] | None = None) -> Answer:
 
 
 def _respond(der: bytes) -> tuple[int, bytes]:
+    """The first good answer among the registered PKIs; one that cannot answer (not this issuer, or a PKI
+    not initialised yet in this process) passes the request on to the next."""
     result = (400, b"")
     for answer in list(_answers):
-        result = answer(der)
-        if result[0] != 200 or ocsp.load_der_ocsp_response(result[1]).response_status != _UNAUTHORIZED:
+        try:
+            result = answer(der)
+        except Exception:  # e.g. the app's PKI is not initialised in this process: ask the next one
+            continue
+        if result[0] == 200 and ocsp.load_der_ocsp_response(result[1]).response_status != _UNAUTHORIZED:
             return result
     return result
 
