@@ -45,14 +45,7 @@ def _crl_response(der: bytes, filename: str) -> Response:
 def ocsp_post():
     """RFC 6960 over HTTP POST: application/ocsp-request in, application/ocsp-response out.
     415 for another content type, 413 for an oversized body, 400 for a malformed request."""
-    if request.mimetype != pki_publish.OCSP_REQUEST_TYPE:
-        abort(415)
-    if (request.content_length or 0) > pki_publish.MAX_QUERY_BYTES:
-        abort(413)
-    body = request.get_data(cache=False)
-    if len(body) > pki_publish.MAX_QUERY_BYTES:
-        abort(413)
-    return _ocsp_response(body)
+    return _ocsp_response(_bounded_body(pki_publish.OCSP_REQUEST_TYPE))
 
 
 @bp.get("/pki/ocsp/<path:encoded>")
@@ -105,13 +98,19 @@ def ca_certificates(name: str | None, fmt: str | None):
 def tsa():
     """RFC 3161 over HTTP: application/timestamp-query in, application/timestamp-reply out.
     415 for another content type, 413 for a body larger than a query can be."""
-    if request.mimetype != QUERY_CONTENT_TYPE:
+    response = Response(pki_publish.timestamp_reply(_bounded_body(QUERY_CONTENT_TYPE)), mimetype=REPLY_CONTENT_TYPE)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _bounded_body(content_type: str) -> bytes:
+    """The bare DER body of an OCSP or timestamp request: 415 for another content type, 413 past the
+    size a query can have (by its declared length, and by what actually arrives)."""
+    if request.mimetype != content_type:
         abort(415)
     if (request.content_length or 0) > pki_publish.MAX_QUERY_BYTES:
         abort(413)
-    query = request.get_data(cache=False)
-    if len(query) > pki_publish.MAX_QUERY_BYTES:
+    body = request.get_data(cache=False)
+    if len(body) > pki_publish.MAX_QUERY_BYTES:
         abort(413)
-    response = Response(pki_publish.timestamp_reply(query), mimetype=REPLY_CONTENT_TYPE)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return body
